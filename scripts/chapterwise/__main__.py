@@ -1,0 +1,3 @@
+from chapterwise.cli import main
+
+raise SystemExit(main())
