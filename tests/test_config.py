@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from chapterwise.config import SCHEMA_PATH, parse_config, read_config
+from chapterwise.diagnostics import ChapterwiseError
+
+DATA = Path(__file__).parent / "data"
+
+
+def test_defaults_come_from_the_schema(tmp_path: Path) -> None:
+    config = read_config(tmp_path)  # no config.yaml at all
+    schema = yaml.safe_load(SCHEMA_PATH.read_text())
+    assert config.thesis == schema["properties"]["thesis"]["default"] == "thesis.tex"
+    assert config.output == "thesis.pdf"
+    assert config.notebook_dirs == ("notebooks",)
+    assert config.notebook_timeout == schema["properties"]["notebook_timeout"]["default"]
+
+
+def test_repository_config_is_valid(repo_root: Path) -> None:
+    config = read_config(repo_root)
+    assert config.thesis == "thesis.tex"
+    assert config.title
+
+
+def test_unknown_key_is_reported_with_its_line(tmp_path: Path) -> None:
+    (tmp_path / "config.yaml").write_text("thesis: thesis.tex\ntheses: x.tex\n")
+    with pytest.raises(ChapterwiseError, match=r"config\.yaml: error: Additional properties .*'theses'"):
+        read_config(tmp_path)
+
+
+def test_wrong_type_points_at_the_key(tmp_path: Path) -> None:
+    (tmp_path / "config.yaml").write_text("thesis: thesis.tex\nnotebook_timeout: soon\n")
+    with pytest.raises(ChapterwiseError, match=r"^config\.yaml:2: error: 'notebook_timeout': 'soon' is not of type"):
+        read_config(tmp_path)
+
+
+def test_outside_repo_path_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "config.yaml").write_text((DATA / "bad" / "outside-repo.yaml").read_text())
+    with pytest.raises(ChapterwiseError, match=r"^config\.yaml:\d+: error: output '\.\./.*' is outside the project"):
+        read_config(tmp_path)
+
+
+def test_broken_yaml_has_a_line(tmp_path: Path) -> None:
+    (tmp_path / "config.yaml").write_text("thesis: thesis.tex\noutput: [unclosed\n")
+    with pytest.raises(ChapterwiseError, match=r"^config\.yaml:\d+: error: not valid YAML"):
+        read_config(tmp_path)
+
+
+def test_parse_config_accepts_snakemake_filled_mapping(tmp_path: Path) -> None:
+    config = parse_config({"thesis": "main.tex", "output": "out/main.pdf"}, root=tmp_path)
+    assert (config.thesis, config.output) == ("main.tex", "out/main.pdf")
