@@ -41,7 +41,9 @@ def test_copy_atomic_failure_keeps_target(tmp_path: Path) -> None:
     [
         pytest.param("figures/a.pdf", "figures/a.pdf", id="plain"),
         pytest.param("./figures//a.pdf", "figures/a.pdf", id="dot_and_double_slash"),
-        pytest.param("figures/../tables/t.tex", "tables/t.tex", id="inner_dotdot_that_stays_inside"),
+        pytest.param(
+            "figures/../tables/t.tex", "tables/t.tex", id="inner_dotdot_that_stays_inside"
+        ),
     ],
 )
 def test_project_path_normalises(tmp_path: Path, raw: str, expected: str) -> None:
@@ -57,5 +59,19 @@ def test_project_path_normalises(tmp_path: Path, raw: str, expected: str) -> Non
     ],
 )
 def test_project_path_refuses_outside(tmp_path: Path, raw: str) -> None:
-    with pytest.raises(ChapterwiseError, match=r"^nb\.py:7: error: output '.*' is outside the project"):
+    with pytest.raises(
+        ChapterwiseError, match=r"^nb\.py:7: error: output '.*' is outside the project"
+    ):
         project_path(raw, root=tmp_path, origin="nb.py", line=7, what="output")
+
+
+def test_written_files_get_umask_permissions_not_private(tmp_path: Path) -> None:
+    old = os.umask(0o022)
+    try:
+        atomic_write_bytes(tmp_path / "a.pdf", b"x")
+        (tmp_path / "src.pdf").write_bytes(b"y")
+        copy_atomic(tmp_path / "src.pdf", tmp_path / "b.pdf")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "a.pdf").stat().st_mode & 0o777 == 0o644
+    assert (tmp_path / "b.pdf").stat().st_mode & 0o777 == 0o644

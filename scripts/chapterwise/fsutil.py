@@ -3,11 +3,23 @@
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
-import tempfile
 from pathlib import Path, PurePosixPath
 
 from chapterwise.diagnostics import ChapterwiseError, error
+
+
+def _temporary_beside(path: Path) -> Path:
+    """A new, empty file next to ``path`` with the umask's permissions (not mkstemp's 0600)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    while True:
+        candidate = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+        try:
+            os.close(os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+        except FileExistsError:
+            continue
+        return candidate
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -15,14 +27,12 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 
     A reader (a PDF viewer, a concurrent job) sees the old file or the new one, never half.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    temporary = _temporary_beside(path)
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
+        temporary.write_bytes(data)
+        os.replace(temporary, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        temporary.unlink(missing_ok=True)
         raise
 
 
@@ -35,7 +45,7 @@ def write_if_changed(path: Path, data: bytes | str) -> bool:
     try:
         if path.stat().st_size == len(payload) and path.read_bytes() == payload:
             return False
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         pass
     atomic_write_bytes(path, payload)
     return True
@@ -43,14 +53,12 @@ def write_if_changed(path: Path, data: bytes | str) -> bool:
 
 def copy_atomic(source: Path, target: Path) -> None:
     """Copy ``source`` over ``target`` so that ``target`` is never missing or partial."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
+    temporary = _temporary_beside(target)
     try:
-        shutil.copyfile(source, tmp)
-        os.replace(tmp, target)
+        shutil.copyfile(source, temporary)
+        os.replace(temporary, target)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        temporary.unlink(missing_ok=True)
         raise
 
 
@@ -90,5 +98,7 @@ def project_path(
         ) from None
     posix = PurePosixPath(*relative.parts).as_posix()
     if posix in ("", "."):
-        raise ChapterwiseError(error(f"{what} '{text}' names the project root", "bad-path", origin, line))
+        raise ChapterwiseError(
+            error(f"{what} '{text}' names the project root", "bad-path", origin, line)
+        )
     return posix
