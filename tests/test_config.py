@@ -28,19 +28,25 @@ def test_repository_config_is_valid(repo_root: Path) -> None:
 
 def test_unknown_key_is_reported_with_its_line(tmp_path: Path) -> None:
     (tmp_path / "config.yaml").write_text("thesis: thesis.tex\ntheses: x.tex\n")
-    with pytest.raises(ChapterwiseError, match=r"config\.yaml: error: Additional properties .*'theses'"):
+    with pytest.raises(
+        ChapterwiseError, match=r"config\.yaml: error: Additional properties .*'theses'"
+    ):
         read_config(tmp_path)
 
 
 def test_wrong_type_points_at_the_key(tmp_path: Path) -> None:
     (tmp_path / "config.yaml").write_text("thesis: thesis.tex\nnotebook_timeout: soon\n")
-    with pytest.raises(ChapterwiseError, match=r"^config\.yaml:2: error: 'notebook_timeout': 'soon' is not of type"):
+    with pytest.raises(
+        ChapterwiseError, match=r"^config\.yaml:2: error: 'notebook_timeout': 'soon' is not of type"
+    ):
         read_config(tmp_path)
 
 
 def test_outside_repo_path_is_refused(tmp_path: Path) -> None:
     (tmp_path / "config.yaml").write_text((DATA / "bad" / "outside-repo.yaml").read_text())
-    with pytest.raises(ChapterwiseError, match=r"^config\.yaml:\d+: error: output '\.\./.*' is outside the project"):
+    with pytest.raises(
+        ChapterwiseError, match=r"^config\.yaml:\d+: error: output '\.\./.*' is outside the project"
+    ):
         read_config(tmp_path)
 
 

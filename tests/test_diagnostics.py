@@ -17,7 +17,14 @@ from chapterwise.diagnostics import (
     ("diag", "expected"),
     [
         pytest.param(
-            error("undefined reference 'fig:loss'", "undefined-ref", "chapters/m.tex", 42, 7, "did you mean 'fig:losses'?"),
+            error(
+                "undefined reference 'fig:loss'",
+                "undefined-ref",
+                "chapters/m.tex",
+                42,
+                7,
+                "did you mean 'fig:losses'?",
+            ),
             "chapters/m.tex:42:7: error: undefined reference 'fig:loss'; did you mean 'fig:losses'? [undefined-ref]",
             id="full",
         ),

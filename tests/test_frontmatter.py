@@ -49,8 +49,15 @@ def ipynb(metadata: dict[str, object]) -> str:
 @pytest.mark.parametrize(
     ("name", "text", "output_lines"),
     [
-        pytest.param("notebooks/a.qmd", QMD, {"figures/growth.pdf": 6, "results/growth.csv": 7}, id="qmd"),
-        pytest.param("notebooks/a.py", PY, {"figures/growth.pdf": 8, "results/growth.csv": 9}, id="jupytext_py"),
+        pytest.param(
+            "notebooks/a.qmd", QMD, {"figures/growth.pdf": 6, "results/growth.csv": 7}, id="qmd"
+        ),
+        pytest.param(
+            "notebooks/a.py",
+            PY,
+            {"figures/growth.pdf": 8, "results/growth.csv": 9},
+            id="jupytext_py",
+        ),
     ],
 )
 def test_text_headers(tmp_path: Path, name: str, text: str, output_lines: dict[str, int]) -> None:
@@ -63,7 +70,9 @@ def test_text_headers(tmp_path: Path, name: str, text: str, output_lines: dict[s
 
 
 def test_ipynb_metadata(tmp_path: Path) -> None:
-    text = ipynb({"inputs": ["data/x.csv"], "outputs": ["figures/x.pdf"], "kernelspec": {"name": "python3"}})
+    text = ipynb(
+        {"inputs": ["data/x.csv"], "outputs": ["figures/x.pdf"], "kernelspec": {"name": "python3"}}
+    )
     front = parse_front_matter(text, path="notebooks/x.ipynb", root=tmp_path)
     assert (front.inputs, front.outputs) == (("data/x.csv",), ("figures/x.pdf",))
     assert "figures/x.pdf" in text.splitlines()[front.lines["figures/x.pdf"] - 1]
@@ -76,24 +85,33 @@ def test_notebook_without_header_declares_nothing(tmp_path: Path) -> None:
 
 def test_output_outside_repo_is_refused_with_line(tmp_path: Path) -> None:
     text = QMD.replace("results/growth.csv", "../../escape.csv")
-    with pytest.raises(ChapterwiseError, match=r"^notebooks/a\.qmd:7: error: output '\.\./\.\./escape\.csv' is outside"):
+    with pytest.raises(
+        ChapterwiseError,
+        match=r"^notebooks/a\.qmd:7: error: output '\.\./\.\./escape\.csv' is outside",
+    ):
         parse_front_matter(text, path="notebooks/a.qmd", root=tmp_path)
 
 
 def test_bad_yaml_reports_file_line(tmp_path: Path) -> None:
     text = "---\ntitle: x\noutputs: [a, b\n---\n"
-    with pytest.raises(ChapterwiseError, match=r"^notebooks/a\.qmd:\d+: error: front matter is not valid YAML"):
+    with pytest.raises(
+        ChapterwiseError, match=r"^notebooks/a\.qmd:\d+: error: front matter is not valid YAML"
+    ):
         parse_front_matter(text, path="notebooks/a.qmd", root=tmp_path)
 
 
 def test_outputs_must_be_a_list_of_paths(tmp_path: Path) -> None:
     text = "---\noutputs:\n  figure: a.pdf\n---\n"
-    with pytest.raises(ChapterwiseError, match=r"'outputs' must be a list of paths \[bad-front-matter\]"):
+    with pytest.raises(
+        ChapterwiseError, match=r"'outputs' must be a list of paths \[bad-front-matter\]"
+    ):
         parse_front_matter(text, path="notebooks/a.qmd", root=tmp_path)
 
 
 def test_broken_ipynb_json(tmp_path: Path) -> None:
-    with pytest.raises(ChapterwiseError, match=r"^notebooks/a\.ipynb:1:\d+: error: not a valid \.ipynb"):
+    with pytest.raises(
+        ChapterwiseError, match=r"^notebooks/a\.ipynb:1:\d+: error: not a valid \.ipynb"
+    ):
         parse_front_matter("{nope", path="notebooks/a.ipynb", root=tmp_path)
 
 
@@ -104,7 +122,24 @@ def test_format_from_suffix() -> None:
 
 
 FRAGMENTS = st.sampled_from(
-    ["---\n", "# ---\n", "# ", "outputs:", "inputs:", "\n", "  - ", "a.csv", "../x", ":", "[", "]", "{", "#", " ", "'"]
+    [
+        "---\n",
+        "# ---\n",
+        "# ",
+        "outputs:",
+        "inputs:",
+        "\n",
+        "  - ",
+        "a.csv",
+        "../x",
+        ":",
+        "[",
+        "]",
+        "{",
+        "#",
+        " ",
+        "'",
+    ]
 )
 
 

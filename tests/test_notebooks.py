@@ -16,16 +16,29 @@ WRITE_CSV = 'import os\nos.makedirs("results", exist_ok=True)\nopen("results/out
 
 NOTEBOOKS = {
     "nb.py": (
-        "# ---\n# outputs:\n#   - results/out.csv\n# ---\n\n# %% [markdown]\n# Title\n\n# %%\n" + WRITE_CSV
+        "# ---\n# outputs:\n#   - results/out.csv\n# ---\n\n# %% [markdown]\n# Title\n\n# %%\n"
+        + WRITE_CSV
     ),
-    "nb.qmd": "---\ntitle: t\noutputs:\n  - results/out.csv\n---\n\nText.\n\n```{python}\n" + WRITE_CSV + "```\n",
+    "nb.qmd": "---\ntitle: t\noutputs:\n  - results/out.csv\n---\n\nText.\n\n```{python}\n"
+    + WRITE_CSV
+    + "```\n",
     "nb.ipynb": json.dumps(
         {
             "cells": [
                 {"cell_type": "markdown", "id": "intro", "metadata": {}, "source": ["# Title"]},
-                {"cell_type": "code", "id": "write", "metadata": {}, "execution_count": None, "outputs": [], "source": WRITE_CSV},
+                {
+                    "cell_type": "code",
+                    "id": "write",
+                    "metadata": {},
+                    "execution_count": None,
+                    "outputs": [],
+                    "source": WRITE_CSV,
+                },
             ],
-            "metadata": {"outputs": ["results/out.csv"], "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+            "metadata": {
+                "outputs": ["results/out.csv"],
+                "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
+            },
             "nbformat": 4,
             "nbformat_minor": 5,
         },
@@ -53,7 +66,9 @@ def test_each_format_runs_on_a_real_kernel(project_dir: Path, name: str) -> None
     run_notebook(run, front)
     assert (project_dir / "results" / "out.csv").read_text() == "a,b\n1,2\n"
     executed = json.loads(run.executed.read_text())
-    assert any(cell["cell_type"] == "code" and cell["execution_count"] == 1 for cell in executed["cells"])
+    assert any(
+        cell["cell_type"] == "code" and cell["execution_count"] == 1 for cell in executed["cells"]
+    )
 
 
 def test_kernel_runs_in_project_root_with_fixed_date(project_dir: Path) -> None:
@@ -114,10 +129,16 @@ def test_failure_in_a_function_from_an_earlier_cell_points_at_that_cell(project_
 
 
 def test_declared_output_not_written(project_dir: Path) -> None:
-    text = "# ---\n# outputs:\n#   - results/a.csv\n#   - figures/forgotten.pdf\n# ---\n# %%\n" + WRITE_CSV.replace("out.csv", "a.csv")
+    text = (
+        "# ---\n# outputs:\n#   - results/a.csv\n#   - figures/forgotten.pdf\n# ---\n# %%\n"
+        + WRITE_CSV.replace("out.csv", "a.csv")
+    )
     (project_dir / "notebooks" / "lazy.py").write_text(text)
     run = make_run(project_dir, "lazy.py")
-    with pytest.raises(ChapterwiseError, match=r"^notebooks/lazy\.py:4: error: declared output 'figures/forgotten\.pdf' was not written"):
+    with pytest.raises(
+        ChapterwiseError,
+        match=r"^notebooks/lazy\.py:4: error: declared output 'figures/forgotten\.pdf' was not written",
+    ):
         run_notebook(run, read_front_matter(run.source, root=project_dir))
 
 
@@ -135,7 +156,9 @@ def test_timeout_stops_a_hung_cell(project_dir: Path) -> None:
     text = "# ---\n# outputs:\n#   - results/t.csv\n# ---\n# %%\nimport time\ntime.sleep(30)\n"
     (project_dir / "notebooks" / "hang.py").write_text(text)
     run = make_run(project_dir, "hang.py", timeout=2)
-    with pytest.raises(ChapterwiseError, match=r"^notebooks/hang\.py:6: error: cell 1 ran longer than 2 s"):
+    with pytest.raises(
+        ChapterwiseError, match=r"^notebooks/hang\.py:6: error: cell 1 ran longer than 2 s"
+    ):
         run_notebook(run, read_front_matter(run.source, root=project_dir))
 
 
@@ -146,8 +169,20 @@ def test_failure_line_without_cell_frames_falls_back() -> None:
 
 
 def test_quarto_command_line() -> None:
-    argv = quarto_command("notebooks/explore.qmd", executed="/p/build/notebooks/explore.ipynb", root=Path("/p"))
+    argv = quarto_command(
+        "notebooks/explore.qmd", executed="/p/build/notebooks/explore.ipynb", root=Path("/p")
+    )
     assert argv == (
-        "quarto", "render", "notebooks/explore.qmd", "--to", "ipynb", "--execute",
-        "--execute-dir", "/p", "--output-dir", "/p/build/notebooks", "--output", "explore.ipynb",
+        "quarto",
+        "render",
+        "notebooks/explore.qmd",
+        "--to",
+        "ipynb",
+        "--execute",
+        "--execute-dir",
+        "/p",
+        "--output-dir",
+        "/p/build/notebooks",
+        "--output",
+        "explore.ipynb",
     )

@@ -141,20 +141,26 @@ def build_parser() -> argparse.ArgumentParser:
         command.set_defaults(handler=handler)
         return command
 
-    notebook = add("render-notebook", cmd_render_notebook, "execute a notebook and check its outputs")
+    notebook = add(
+        "render-notebook", cmd_render_notebook, "execute a notebook and check its outputs"
+    )
     notebook.add_argument("notebook")
     notebook.add_argument("--executed", required=True, help="where the executed .ipynb goes")
 
     table = add("render-table", cmd_render_table, "render a CSV file as a booktabs table body")
     table.add_argument("source")
-    table.add_argument("template", nargs="?", default=None, help="jinja2 template replacing the default")
+    table.add_argument(
+        "template", nargs="?", default=None, help="jinja2 template replacing the default"
+    )
     table.add_argument("--output", required=True)
 
     macros = add("render-macros", cmd_render_macros, "render a JSON object as LaTeX macros")
     macros.add_argument("source")
     macros.add_argument("--output", required=True)
 
-    chapter = add("compile-chapter", cmd_compile_chapter, "typeset one chapter in the thesis' context")
+    chapter = add(
+        "compile-chapter", cmd_compile_chapter, "typeset one chapter in the thesis' context"
+    )
     chapter.add_argument("chapter")
     chapter.add_argument("--pdf", required=True)
 

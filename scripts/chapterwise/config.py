@@ -87,7 +87,9 @@ def parse_config(
         for key in ("thesis", "output")
     }
     dirs = tuple(
-        project_path(d, root=root, origin=origin, line=lines.get("notebook_dirs"), what="notebook dir")
+        project_path(
+            d, root=root, origin=origin, line=lines.get("notebook_dirs"), what="notebook dir"
+        )
         for d in filled["notebook_dirs"]
     )
     return Config(
@@ -120,4 +122,11 @@ def read_config(root: Path, name: str = CONFIG_NAME) -> Config:
         values = {}
     if not isinstance(values, dict):
         raise ChapterwiseError(error("expected a mapping of settings", "bad-config", name, 1))
+    return parse_config(values, root=root, origin=name, text=text)
+
+
+def load_config(values: Mapping[str, Any], *, root: Path, name: str = CONFIG_NAME) -> Config:
+    """Check Snakemake's ``config`` mapping, reading ``config.yaml`` only to locate errors."""
+    path = root / name
+    text = path.read_text(encoding="utf-8") if path.is_file() else ""
     return parse_config(values, root=root, origin=name, text=text)

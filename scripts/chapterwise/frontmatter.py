@@ -87,7 +87,9 @@ def _yaml_value_lines(node: yaml.Node, offset: int) -> dict[str, int]:
     return found
 
 
-def _parse_yaml_header(text: str, fmt: NotebookFormat, path: str) -> tuple[dict[str, Any], dict[str, int], int]:
+def _parse_yaml_header(
+    text: str, fmt: NotebookFormat, path: str
+) -> tuple[dict[str, Any], dict[str, int], int]:
     block = _yaml_header_block(text, fmt)
     if block is None:
         return {}, {}, 1
@@ -109,7 +111,9 @@ def _parse_yaml_header(text: str, fmt: NotebookFormat, path: str) -> tuple[dict[
     if values is None:
         return {}, {}, first_line
     if not isinstance(values, dict):
-        raise ChapterwiseError(error("front matter must be a mapping", "bad-front-matter", path, first_line))
+        raise ChapterwiseError(
+            error("front matter must be a mapping", "bad-front-matter", path, first_line)
+        )
     lines = _yaml_value_lines(node, first_line) if node is not None else {}
     return values, lines, first_line
 
@@ -119,7 +123,9 @@ def _parse_ipynb_header(text: str, path: str) -> tuple[dict[str, Any], dict[str,
         document = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ChapterwiseError(
-            error(f"not a valid .ipynb (JSON): {exc.msg}", "bad-notebook", path, exc.lineno, exc.colno)
+            error(
+                f"not a valid .ipynb (JSON): {exc.msg}", "bad-notebook", path, exc.lineno, exc.colno
+            )
         ) from None
     metadata = document.get("metadata") if isinstance(document, dict) else None
     if not isinstance(metadata, dict):
@@ -165,7 +171,9 @@ def parse_front_matter(text: str, *, path: str, root: Path) -> FrontMatter:
         for raw in _path_list(values, key, path, header_line):
             line = lines.get(raw, header_line)
             try:
-                normalised.append(project_path(raw, root=root, origin=path, line=line, what=f"{key[:-1]}"))
+                normalised.append(
+                    project_path(raw, root=root, origin=path, line=line, what=f"{key[:-1]}")
+                )
             except ChapterwiseError as exc:
                 problems.extend(exc.diagnostics)
         declared[key] = tuple(normalised)

@@ -89,7 +89,9 @@ def cell_start_lines(text: str, fmt: NotebookFormat, sources: list[str]) -> list
         line_number = cursor + 1
         for index in range(cursor, len(lines)):
             candidate = lines[index].strip()
-            if first and (candidate == first or candidate == f"# {first}" or candidate.endswith(first)):
+            if first and (
+                candidate == first or candidate == f"# {first}" or candidate.endswith(first)
+            ):
                 line_number = index + 1
                 cursor = index + 1
                 break
@@ -133,7 +135,11 @@ def _execute_with_kernel(run: NotebookRun) -> list[Diagnostic]:
     from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
     notebook = read_notebook(run.source)
-    notebook.metadata["kernelspec"] = {"name": KERNEL_NAME, "display_name": "Python 3", "language": "python"}
+    notebook.metadata["kernelspec"] = {
+        "name": KERNEL_NAME,
+        "display_name": "Python 3",
+        "language": "python",
+    }
     text = run.source.read_text(encoding="utf-8")
     sources = [cell.source for cell in notebook.cells]
     starts = cell_start_lines(text, notebook_format(run.source.name), sources)
@@ -173,7 +179,13 @@ def _execute_with_kernel(run: NotebookRun) -> list[Diagnostic]:
                     evalue = (getattr(exc, "evalue", "") or "").strip().splitlines()
                     detail = f"{ename}: {evalue[0]}" if evalue else ename
                     problems.append(
-                        error(f"cell {code_number} failed: {detail}", "cell-failed", run.relative, line, hint=hint)
+                        error(
+                            f"cell {code_number} failed: {detail}",
+                            "cell-failed",
+                            run.relative,
+                            line,
+                            hint=hint,
+                        )
                     )
                     with run.log.open("a", encoding="utf-8") as handle:
                         handle.write(tb + "\n")

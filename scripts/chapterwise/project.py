@@ -88,7 +88,12 @@ class Project:
             if chapter.name == name:
                 return chapter
         raise ChapterwiseError(
-            error(f"no chapter '{name}'", "unknown-chapter", self.main, hint="chapters are the \\include lines")
+            error(
+                f"no chapter '{name}'",
+                "unknown-chapter",
+                self.main,
+                hint="chapters are the \\include lines",
+            )
         )
 
     def notebook(self, name: str) -> Notebook:
@@ -254,7 +259,10 @@ def _collect(
     visited.add(source)
     for command in _scan_file(source, resolver.root):
         if command.kind is CommandKind.GRAPHICSPATH:
-            resolver.graphics_dirs = ["", *(d if d.endswith("/") else f"{d}/" for d in command.targets)]
+            resolver.graphics_dirs = [
+                "",
+                *(d if d.endswith("/") else f"{d}/" for d in command.targets),
+            ]
             continue
         if command.kind is CommandKind.INCLUDE and skip_includes:
             includes.append((source, command))
@@ -268,7 +276,11 @@ def _collect(
                 resolved = resolver.graphic(target)
                 what = "figure"
             elif command.kind is CommandKind.BIBRESOURCE:
-                name = target if command.name == "addbibresource" or target.endswith(".bib") else f"{target}.bib"
+                name = (
+                    target
+                    if command.name == "addbibresource" or target.endswith(".bib")
+                    else f"{target}.bib"
+                )
                 resolved = name if resolver.exists(name) else None
                 target = name
                 what = "bibliography"
@@ -287,9 +299,19 @@ def _collect(
                 )
                 continue
             files[resolved] = None
-            if command.kind in (CommandKind.INPUT, CommandKind.INCLUDE) and resolved not in resolver.generated:
+            if (
+                command.kind in (CommandKind.INPUT, CommandKind.INCLUDE)
+                and resolved not in resolver.generated
+            ):
                 includes.extend(
-                    _collect(resolved, resolver, files=files, missing=missing, visited=visited, skip_includes=skip_includes)
+                    _collect(
+                        resolved,
+                        resolver,
+                        files=files,
+                        missing=missing,
+                        visited=visited,
+                        skip_includes=skip_includes,
+                    )
                 )
     return includes
 
@@ -298,7 +320,12 @@ def load_project(root: Path, config: Config) -> Project:
     """Build the inventory: raises ChapterwiseError for declarations that cannot work."""
     if not (root / config.thesis).is_file():
         raise ChapterwiseError(
-            error(f"main file '{config.thesis}' not found", "missing-main", "config.yaml", hint="set 'thesis:'")
+            error(
+                f"main file '{config.thesis}' not found",
+                "missing-main",
+                "config.yaml",
+                hint="set 'thesis:'",
+            )
         )
     notebooks = discover_notebooks(root, config)
     producers: dict[str, str] = {}
@@ -333,7 +360,9 @@ def load_project(root: Path, config: Config) -> Project:
 
     files: dict[str, None] = {}
     missing: list[Diagnostic] = []
-    includes = _collect(config.thesis, resolver, files=files, missing=missing, visited=set(), skip_includes=True)
+    includes = _collect(
+        config.thesis, resolver, files=files, missing=missing, visited=set(), skip_includes=True
+    )
     preamble = Dependencies(tuple(files), tuple(missing))
 
     chapters: list[Chapter] = []
@@ -368,7 +397,12 @@ def load_project(root: Path, config: Config) -> Project:
             chapter_files: dict[str, None] = {path: None}
             chapter_missing: list[Diagnostic] = []
             _collect(
-                path, resolver, files=chapter_files, missing=chapter_missing, visited=set(), skip_includes=False
+                path,
+                resolver,
+                files=chapter_files,
+                missing=chapter_missing,
+                visited=set(),
+                skip_includes=False,
             )
             chapters.append(Chapter(name, path, target, command.line))
             chapter_deps[name] = Dependencies(tuple(chapter_files), tuple(chapter_missing))
