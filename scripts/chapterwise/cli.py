@@ -72,6 +72,7 @@ def cmd_render_macros(args: argparse.Namespace) -> Sequence[Diagnostic]:
 
 def _compile(args: argparse.Namespace, chapter_name: str | None) -> Sequence[Diagnostic]:
     from chapterwise.config import read_config
+    from chapterwise.fls import check_undeclared, read_fls
     from chapterwise.fsutil import copy_atomic
     from chapterwise.latex import THESIS_JOB, LatexJob, run_latex, seed_from_thesis
     from chapterwise.project import BUILD_DIR, load_project
@@ -87,6 +88,7 @@ def _compile(args: argparse.Namespace, chapter_name: str | None) -> Sequence[Dia
         job = LatexJob(
             root, config.thesis, THESIS_JOB, f"{BUILD_DIR}/thesis", None, config.source_date_epoch
         )
+        declared = project.thesis_inputs()
     else:
         chapter = project.chapter(chapter_name)
         job = LatexJob(
@@ -98,14 +100,19 @@ def _compile(args: argparse.Namespace, chapter_name: str | None) -> Sequence[Dia
             config.source_date_epoch,
         )
         seed_from_thesis(job, root / BUILD_DIR / "thesis", includes)
+        declared = [f for files in project.chapter_inputs(chapter.name).values() for f in files]
     log_path = _log_path(args, f"build/logs/{job.jobname}.log")
     log_path.parent.mkdir(parents=True, exist_ok=True)
     log_path.write_text(f"latex job {job.jobname} in {job.outdir}\n", encoding="utf-8")
     result = run_latex(job, includes=includes, log_path=log_path)
     copy_atomic(result.pdf, root / args.pdf)
+    what = "the thesis" if chapter_name is None else f"chapter '{chapter_name}'"
+    receipt = check_undeclared(
+        read_fls(job.directory / f"{job.jobname}.fls"), root=root, declared=declared, job=what
+    )
     if chapter_name is None:
-        return [d for d in result.diagnostics if d.severity is Severity.WARNING]
-    return ()
+        return [*(d for d in result.diagnostics if d.severity is Severity.WARNING), *receipt]
+    return receipt
 
 
 def cmd_compile_chapter(args: argparse.Namespace) -> Sequence[Diagnostic]:
