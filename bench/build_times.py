@@ -23,8 +23,20 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 IGNORED = shutil.ignore_patterns(
-    ".git", ".venv", "build", ".snakemake", "__pycache__", "thesis.pdf", "results", "*.egg-info",
-    ".pytest_cache", ".mypy_cache", ".ruff_cache", ".hypothesis", "tests", "bench",
+    ".git",
+    ".venv",
+    "build",
+    ".snakemake",
+    "__pycache__",
+    "thesis.pdf",
+    "results",
+    "*.egg-info",
+    ".pytest_cache",
+    ".mypy_cache",
+    ".ruff_cache",
+    ".hypothesis",
+    "tests",
+    "bench",
 )
 
 
@@ -46,7 +58,14 @@ def snakemake(cwd: Path, cores: int) -> float:
 
 def latexmk(cwd: Path) -> float:
     return run(
-        ["latexmk", "-pdf", "-interaction=nonstopmode", "-halt-on-error", "-outdir=build/plain", "thesis.tex"],
+        [
+            "latexmk",
+            "-pdf",
+            "-interaction=nonstopmode",
+            "-halt-on-error",
+            "-outdir=build/plain",
+            "thesis.tex",
+        ],
         cwd,
     )
 
@@ -78,7 +97,9 @@ def measure(repeat: int, action: Callable[[], float]) -> float:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--thesis", type=Path, default=REPO, help="thesis sources (default: this repository)")
+    parser.add_argument(
+        "--thesis", type=Path, default=REPO, help="thesis sources (default: this repository)"
+    )
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--chapter", default=None, help="chapter to edit (default: the middle one)")
     args = parser.parse_args()
@@ -96,7 +117,11 @@ def main() -> int:
         snakemake(work, 2)
         noop = measure(args.repeat, lambda: snakemake(work, 2))
         chapters = sorted((work / "chapters").glob("*.tex"))
-        chapter = work / "chapters" / f"{args.chapter}.tex" if args.chapter else chapters[len(chapters) // 2]
+        chapter = (
+            work / "chapters" / f"{args.chapter}.tex"
+            if args.chapter
+            else chapters[len(chapters) // 2]
+        )
         counter = [0]
 
         def edited_build() -> float:
@@ -122,10 +147,18 @@ def main() -> int:
     rows = [
         ("clean build, snakemake -j1", clean[1], "1.00 (baseline)"),
         ("clean build, snakemake -j2", clean[2], f"{clean[1] / clean[2]:.2f}x speedup over -j1"),
-        ("plain latexmk, clean (LaTeX only)", plain_clean, f"{clean[2] / plain_clean:.2f}x: chapterwise -j2 / latexmk"),
+        (
+            "plain latexmk, clean (LaTeX only)",
+            plain_clean,
+            f"{clean[2] / plain_clean:.2f}x: chapterwise -j2 / latexmk",
+        ),
         ("no-op, snakemake", noop, f"{noop / plain_noop:.2f}x: / latexmk no-op"),
         ("no-op, plain latexmk", plain_noop, ""),
-        (f"one-word edit in {chapter.name}, snakemake", edit, f"{edit / plain_edited:.2f}x: / latexmk edit"),
+        (
+            f"one-word edit in {chapter.name}, snakemake",
+            edit,
+            f"{edit / plain_edited:.2f}x: / latexmk edit",
+        ),
         ("one-word edit, plain latexmk", plain_edited, ""),
     ]
     print(f"median of {args.repeat}; sources: {args.thesis}")

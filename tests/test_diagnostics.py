@@ -25,7 +25,8 @@ from chapterwise.diagnostics import (
                 7,
                 "did you mean 'fig:losses'?",
             ),
-            "chapters/m.tex:42:7: error: undefined reference 'fig:loss'; did you mean 'fig:losses'? [undefined-ref]",
+            "chapters/m.tex:42:7: error: undefined reference 'fig:loss'; "
+            "did you mean 'fig:losses'? [undefined-ref]",
             id="full",
         ),
         pytest.param(

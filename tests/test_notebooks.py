@@ -12,7 +12,10 @@ from chapterwise.diagnostics import ChapterwiseError
 from chapterwise.frontmatter import read_front_matter
 from chapterwise.notebooks import NotebookRun, failure_line, quarto_command, run_notebook
 
-WRITE_CSV = 'import os\nos.makedirs("results", exist_ok=True)\nopen("results/out.csv", "w").write("a,b\\n1,2\\n")\n'
+WRITE_CSV = (
+    'import os\nos.makedirs("results", exist_ok=True)\n'
+    'open("results/out.csv", "w").write("a,b\\n1,2\\n")\n'
+)
 
 NOTEBOOKS = {
     "nb.py": (
@@ -137,7 +140,8 @@ def test_declared_output_not_written(project_dir: Path) -> None:
     run = make_run(project_dir, "lazy.py")
     with pytest.raises(
         ChapterwiseError,
-        match=r"^notebooks/lazy\.py:4: error: declared output 'figures/forgotten\.pdf' was not written",
+        match=r"^notebooks/lazy\.py:4: error: "
+        r"declared output 'figures/forgotten\.pdf' was not written",
     ):
         run_notebook(run, read_front_matter(run.source, root=project_dir))
 
@@ -148,7 +152,8 @@ def test_stale_output_from_an_earlier_run_does_not_count(project_dir: Path) -> N
     text = "# ---\n# outputs:\n#   - results/old.csv\n# ---\n# %%\nx = 1\n"
     (project_dir / "notebooks" / "stale.py").write_text(text)
     run = make_run(project_dir, "stale.py")
-    with pytest.raises(ChapterwiseError, match="declared output 'results/old.csv' was not written"):
+    stale = r"declared output 'results/old\.csv' was not written"
+    with pytest.raises(ChapterwiseError, match=stale):
         run_notebook(run, read_front_matter(run.source, root=project_dir))
 
 

@@ -10,6 +10,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from chapterwise.diagnostics import ChapterwiseError, Severity, format_diagnostic
 from chapterwise.tables import (
     Table,
@@ -25,8 +28,6 @@ from chapterwise.tables import (
     render_table_file,
     unescape_latex,
 )
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 SETTINGS = settings(
     max_examples=int(os.environ.get("HYPOTHESIS_MAX_EXAMPLES", "200")), deadline=None

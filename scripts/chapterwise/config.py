@@ -66,7 +66,7 @@ def parse_config(
     schema = read_schema()
     lines = _key_lines(text)
     problems: list[Diagnostic] = []
-    validator = jsonschema.Draft7Validator(schema)
+    validator = jsonschema.Draft202012Validator(schema)
     for issue in sorted(validator.iter_errors(dict(values)), key=lambda e: list(e.path)):
         key = str(issue.path[0]) if issue.path else None
         where = f"'{key}': " if key else ""

@@ -69,7 +69,9 @@ def read_fls(path: Path) -> Recording:
         return Recording(None, ())
 
 
-def project_inputs(recording: Recording, *, root: Path, build_dir: str = "build") -> tuple[str, ...]:
+def project_inputs(
+    recording: Recording, *, root: Path, build_dir: str = "build"
+) -> tuple[str, ...]:
     """Source files TeX read from inside ``root`` (POSIX, relative), outside ``build_dir``."""
     base = Path(recording.pwd) if recording.pwd else root
     real_root = root.resolve()

@@ -151,7 +151,9 @@ def _execute_with_kernel(run: NotebookRun) -> list[Diagnostic]:
     )
     code_starts = [starts[i] for i, cell in enumerate(notebook.cells) if cell.cell_type == "code"]
     problems: list[Diagnostic] = []
-    hint = f"see {run.log.relative_to(run.root).as_posix() if run.log.is_relative_to(run.root) else run.log}"
+    inside = run.log.is_relative_to(run.root)
+    shown = run.log.relative_to(run.root).as_posix() if inside else run.log
+    hint = f"see {shown}"
     try:
         with client.setup_kernel(env=kernel_environment(run, os.environ)):
             code_number = 0
@@ -193,7 +195,8 @@ def _execute_with_kernel(run: NotebookRun) -> list[Diagnostic]:
     except DeadKernelError as exc:
         problems.append(error(f"the kernel died: {exc}", "kernel-died", run.relative, hint=hint))
     run.executed.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(run.executed, nbformat.writes(notebook).encode("utf-8"))
+    executed_json: str = nbformat.writes(notebook)  # type: ignore[no-untyped-call]
+    atomic_write_bytes(run.executed, executed_json.encode("utf-8"))
     return problems
 
 
@@ -230,10 +233,8 @@ def run_notebook(run: NotebookRun, front: FrontMatter) -> None:
     run.log.parent.mkdir(parents=True, exist_ok=True)
     run.log.write_text(f"notebook {run.relative}\n", encoding="utf-8")
     started = time.time()
-    if shutil.which("quarto"):
-        problems = _execute_with_quarto(run)
-    else:
-        problems = _execute_with_kernel(run)
+    execute = _execute_with_quarto if shutil.which("quarto") else _execute_with_kernel
+    problems = execute(run)
     if not problems:
         problems = check_outputs(run, front, started=started)
     if problems:
