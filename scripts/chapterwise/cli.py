@@ -74,7 +74,13 @@ def _compile(args: argparse.Namespace, chapter_name: str | None) -> Sequence[Dia
     from chapterwise.config import read_config
     from chapterwise.fls import check_undeclared, read_fls
     from chapterwise.fsutil import copy_atomic
-    from chapterwise.latex import THESIS_JOB, LatexJob, run_latex, seed_from_thesis
+    from chapterwise.latex import (
+        THESIS_JOB,
+        LatexJob,
+        run_latex,
+        seed_chapter_numbers,
+        seed_from_thesis,
+    )
     from chapterwise.project import BUILD_DIR, load_project
 
     root = _root(args)
@@ -99,8 +105,14 @@ def _compile(args: argparse.Namespace, chapter_name: str | None) -> Sequence[Dia
             chapter.include,
             config.source_date_epoch,
         )
-        seed_from_thesis(job, root / BUILD_DIR / "thesis", includes)
+        thesis_dir = root / BUILD_DIR / "thesis"
+        seed_from_thesis(job, thesis_dir, includes)
+        if not (thesis_dir / f"{THESIS_JOB}.aux").is_file():
+            seed_chapter_numbers(job, project.chapter_counters())
+        # \include of an excluded chapter only probes its source for existence (the .fls
+        # lists it), so the other chapters' own files count as declared.
         declared = [f for files in project.chapter_inputs(chapter.name).values() for f in files]
+        declared += [other.path for other in project.chapters]
     log_path = _log_path(args, f"build/logs/{job.jobname}.log")
     log_path.parent.mkdir(parents=True, exist_ok=True)
     log_path.write_text(f"latex job {job.jobname} in {job.outdir}\n", encoding="utf-8")

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from chapterwise.diagnostics import ChapterwiseError, Diagnostic, Severity, error
-from chapterwise.fsutil import copy_atomic, copy_if_changed
+from chapterwise.fsutil import atomic_write_bytes, copy_atomic, copy_if_changed
 from chapterwise.process import failure_message, run_tool
 from chapterwise.texlog import read_tex_log
 
@@ -28,6 +28,8 @@ LATEX_FLAGS = (
 )
 ENGINE_OPTIONS = ("-no-shell-escape",)
 THESIS_JOB = "thesis"
+# kpathsea reads these from the environment; TeX's defaults wrap the log at 79 columns.
+LOG_WIDTHS = {"max_print_line": "10000", "error_line": "254", "half_error_line": "238"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +85,8 @@ def latex_environment(job: LatexJob, base: Mapping[str, str]) -> dict[str, str]:
     env["SOURCE_DATE_EPOCH"] = str(job.source_date_epoch)
     env.pop("FORCE_SOURCE_DATE", None)  # keep \today the real date; only PDF metadata is fixed
     env["TEXMFVAR"] = str(job.root / "build" / "texmf-var")
+    # Unwrapped log lines, so texlog reads whole file:line messages and long paths.
+    env.update(LOG_WIDTHS)
     return env
 
 
@@ -121,6 +125,27 @@ def seed_from_thesis(job: LatexJob, thesis_dir: Path, includes: list[str]) -> in
         elif copy_if_changed(source, target):
             copied += 1
     return copied
+
+
+def seed_chapter_numbers(job: LatexJob, counters: Mapping[str, int]) -> int:
+    """Before the first thesis build: stand-in .aux files that set the chapter counter.
+
+    With ``\\includeonly``, LaTeX restores counters from the .aux of every excluded chapter;
+    one line per other chapter is enough for the preview to carry its number in the thesis.
+    Files are rewritten only when their content changes. Returns how many were written.
+    """
+    written = 0
+    for include, counter in counters.items():
+        if include == job.include_only:
+            continue
+        target = job.directory / f"{include}.aux"
+        content = f"\\relax\n\\setcounter{{chapter}}{{{counter}}}\n".encode()
+        if target.is_file() and target.read_bytes() == content:
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(target, content)
+        written += 1
+    return written
 
 
 def _biber_diagnostics(job: LatexJob) -> list[Diagnostic]:

@@ -117,11 +117,21 @@ class Project:
             files.update(dict.fromkeys(self.chapter_deps[chapter.name].files))
         return list(files)
 
+    def chapter_counters(self) -> dict[str, int]:
+        """LaTeX's chapter counter at the end of each \\include, read from the sources."""
+        main = (self.root / self.main).read_text(encoding="utf-8", errors="replace")
+        sources = {
+            c.include: (self.root / c.path).read_text(encoding="utf-8", errors="replace")
+            for c in self.chapters
+            if (self.root / c.path).is_file()
+        }
+        return chapter_counters(main, self.chapters, sources)
+
     def chapter_pdfs(self) -> list[str]:
         return [chapter_pdf(name) for name in self.chapter_names]
 
     def missing(self, chapter: str | None = None) -> tuple[Diagnostic, ...]:
-        """References to files that neither exist nor are generated (preamble + one chapter, or all)."""
+        """Files referenced that neither exist nor are generated (preamble + a chapter, or all)."""
         names = [chapter] if chapter is not None else list(self.chapter_names)
         found = list(self.preamble.missing)
         for name in names:
@@ -141,6 +151,37 @@ class Project:
 
     def notebook_outputs(self) -> list[str]:
         return list(self.producers)
+
+
+_COMMENT = re.compile(r"(?<!\\)%.*")
+_NUMBERED_CHAPTER = re.compile(r"\\chapter(?![A-Za-z@*])\s*[\[{]")
+_APPENDIX = re.compile(r"\\appendix(?![A-Za-z@])")
+
+
+def chapter_counters(
+    main: str, chapters: Iterable[Chapter], sources: Mapping[str, str]
+) -> dict[str, int]:
+    """The chapter counter after each \\include: numbered \\chapter commands, reset by \\appendix.
+
+    ``sources`` maps an include name to its text. This is what a chapter typeset before the
+    first thesis build needs to carry its own number; after that the thesis' .aux files say it.
+    """
+    appendix_lines = [
+        number
+        for number, line in enumerate(main.splitlines(), start=1)
+        if _APPENDIX.search(_COMMENT.sub("", line))
+    ]
+    counters: dict[str, int] = {}
+    counter = 0
+    previous = 0
+    for chapter in sorted(chapters, key=lambda c: c.line):
+        if any(previous < line < chapter.line for line in appendix_lines):
+            counter = 0
+        text = _COMMENT.sub("", sources.get(chapter.include, ""))
+        counter += len(_NUMBERED_CHAPTER.findall(text))
+        counters[chapter.include] = counter
+        previous = chapter.line
+    return counters
 
 
 def chapter_pdf(name: str) -> str:
@@ -184,7 +225,10 @@ def discover_notebooks(root: Path, config: Config) -> tuple[Notebook, ...]:
                         f"notebook name '{name}' is used twice (also {seen[name]})",
                         "duplicate-notebook",
                         relative,
-                        hint="give every notebook its own file stem; pair .ipynb/.py with jupytext elsewhere",
+                        hint=(
+                            "give every notebook its own file stem; "
+                            "pair .ipynb/.py with jupytext elsewhere"
+                        ),
                     )
                 )
                 continue

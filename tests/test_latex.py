@@ -1,0 +1,141 @@
+"""latexmk jobs: the argv, the environment, seeding from the thesis, and real runs."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from chapterwise.diagnostics import ChapterwiseError
+from chapterwise.latex import (
+    LATEX_FLAGS,
+    LatexJob,
+    latex_environment,
+    latexmk_command,
+    run_latex,
+    seed_chapter_numbers,
+    seed_from_thesis,
+)
+
+MAIN = r"""\documentclass{report}
+\begin{document}
+\include{chapters/one}
+\include{chapters/two}
+\end{document}
+"""
+
+
+def make_job(root: Path, include_only: str | None = None, jobname: str = "thesis") -> LatexJob:
+    outdir = "build/thesis" if include_only is None else f"build/chapters/{jobname}"
+    return LatexJob(root, "thesis.tex", jobname, outdir, include_only, 1704067200)
+
+
+def test_command_has_the_fixed_flags_and_no_shell_escape(tmp_path: Path) -> None:
+    command = latexmk_command(make_job(tmp_path))
+    assert command[0] == "latexmk" and command[-1] == "thesis.tex"
+    for flag in LATEX_FLAGS:
+        assert flag in command
+    assert "-latexoption=-no-shell-escape" in command
+    assert "-outdir=build/thesis" in command and "-jobname=thesis" in command
+    assert not any(part.startswith("-usepretex") for part in command)
+
+
+def test_chapter_command_includes_only_that_chapter(tmp_path: Path) -> None:
+    command = latexmk_command(make_job(tmp_path, "chapters/two", "two"))
+    assert r"-usepretex=\includeonly{chapters/two}" in command
+    assert "-outdir=build/chapters/two" in command and "-jobname=two" in command
+
+
+def test_environment_is_reproducible_and_keeps_caches_in_build(tmp_path: Path) -> None:
+    env = latex_environment(make_job(tmp_path), {"PATH": "/bin", "FORCE_SOURCE_DATE": "1"})
+    assert env["SOURCE_DATE_EPOCH"] == "1704067200"
+    assert "FORCE_SOURCE_DATE" not in env
+    assert env["TEXMFVAR"] == str(tmp_path / "build" / "texmf-var")
+    assert env["max_print_line"] == "10000"
+    assert env["PATH"] == "/bin"
+
+
+def test_seeding_copies_other_chapters_every_time_and_own_state_once(tmp_path: Path) -> None:
+    thesis = tmp_path / "build" / "thesis"
+    (thesis / "chapters").mkdir(parents=True)
+    (thesis / "thesis.aux").write_text("main 1\n")
+    (thesis / "chapters" / "one.aux").write_text("one 1\n")
+    (thesis / "chapters" / "two.aux").write_text("two 1\n")
+    job = make_job(tmp_path, "chapters/two", "two")
+    (job.directory / "chapters").mkdir(parents=True)
+    includes = ["chapters/one", "chapters/two"]
+    assert seed_from_thesis(job, thesis, includes) == 3
+    assert (job.directory / "two.aux").read_text() == "main 1\n"
+    # The chapter's own aux evolves in its own job; other chapters follow the thesis.
+    (job.directory / "chapters" / "two.aux").write_text("two, typeset alone\n")
+    (thesis / "chapters" / "one.aux").write_text("one 2\n")
+    (thesis / "chapters" / "two.aux").write_text("two 2\n")
+    assert seed_from_thesis(job, thesis, includes) == 1
+    assert (job.directory / "chapters" / "one.aux").read_text() == "one 2\n"
+    assert (job.directory / "chapters" / "two.aux").read_text() == "two, typeset alone\n"
+    assert seed_from_thesis(job, thesis, includes) == 0
+
+
+def test_seeding_without_a_thesis_build_copies_nothing(tmp_path: Path) -> None:
+    job = make_job(tmp_path, "chapters/two", "two")
+    assert seed_from_thesis(job, tmp_path / "build" / "thesis", ["chapters/two"]) == 0
+
+
+def write_project(root: Path, two: str) -> None:
+    (root / "chapters").mkdir()
+    (root / "thesis.tex").write_text(MAIN)
+    (root / "chapters" / "one.tex").write_text("\\chapter{One}\\label{one}\nSee \\ref{two}.\n")
+    (root / "chapters" / "two.tex").write_text(two)
+
+
+def test_real_run_typesets_and_writes_nothing_into_the_sources(tmp_path: Path) -> None:
+    write_project(tmp_path, "\\chapter{Two}\\label{two}\nSee \\ref{one}.\n")
+    job = make_job(tmp_path)
+    result = run_latex(
+        job, includes=["chapters/one", "chapters/two"], log_path=tmp_path / "build" / "x.log"
+    )
+    assert result.pdf == tmp_path / "build" / "thesis" / "thesis.pdf"
+    assert result.pdf.read_bytes().startswith(b"%PDF")
+    assert sorted(p.name for p in (tmp_path / "chapters").iterdir()) == ["one.tex", "two.tex"]
+    assert not list(tmp_path.glob("*.aux"))
+    assert (tmp_path / "build" / "thesis" / "thesis.fls").is_file(), "-recorder is on"
+
+
+def test_real_run_is_byte_reproducible(tmp_path: Path) -> None:
+    write_project(tmp_path, "\\chapter{Two}\\label{two}\n")
+    includes = ["chapters/one", "chapters/two"]
+    first = run_latex(make_job(tmp_path), includes=includes, log_path=tmp_path / "a.log")
+    pdf = first.pdf.read_bytes()
+    (tmp_path / "chapters" / "two.tex").write_text("\\chapter{Two}\\label{two}\n% touched\n")
+    second = run_latex(make_job(tmp_path), includes=includes, log_path=tmp_path / "b.log")
+    assert second.pdf.read_bytes() == pdf
+
+
+def test_latex_error_names_the_chapter_file_and_line(tmp_path: Path) -> None:
+    write_project(tmp_path, "\\chapter{Two}\\label{two}\n\nBroken \\nosuchmacro here.\n")
+    with pytest.raises(ChapterwiseError) as caught:
+        run_latex(
+            make_job(tmp_path, "chapters/two", "two"),
+            includes=["chapters/one", "chapters/two"],
+            log_path=tmp_path / "build" / "two.log",
+        )
+    first = caught.value.diagnostics[0]
+    assert (first.path, first.line, first.code) == ("chapters/two.tex", 3, "latex-error")
+    assert first.message.startswith("Undefined control sequence")
+    assert "\\nosuchmacro" in first.message
+
+
+def test_first_build_preview_carries_its_number_in_the_thesis(tmp_path: Path) -> None:
+    write_project(tmp_path, "\\chapter{Two}\\label{two}\nText.\n")
+    job = make_job(tmp_path, "chapters/two", "two")
+    assert seed_chapter_numbers(job, {"chapters/one": 1, "chapters/two": 2}) == 1
+    assert seed_chapter_numbers(job, {"chapters/one": 1, "chapters/two": 2}) == 0, "unchanged"
+    result = run_latex(
+        job, includes=["chapters/one", "chapters/two"], log_path=tmp_path / "build" / "two.log"
+    )
+    text = subprocess.run(
+        ["pdftotext", str(result.pdf), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    assert "Chapter 2" in text
+    assert "Chapter 1" not in text

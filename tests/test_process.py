@@ -1,0 +1,36 @@
+"""run_tool: output goes to the log, failures come back as data, a missing tool is explained."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from chapterwise.diagnostics import ChapterwiseError
+from chapterwise.process import failure_message, run_tool
+
+
+def test_output_is_appended_to_the_log(tmp_path: Path) -> None:
+    log = tmp_path / "logs" / "tool.log"
+    log.parent.mkdir()
+    log.write_text("before\n")
+    result = run_tool([sys.executable, "-c", "print('hello')"], cwd=tmp_path, log=log)
+    assert result.ok and result.returncode == 0
+    text = log.read_text()
+    assert text.startswith("before\n$ ") and "hello\n" in text
+
+
+def test_failure_is_data_with_a_message_naming_the_log(tmp_path: Path) -> None:
+    log = tmp_path / "build" / "tool.log"
+    result = run_tool(
+        [sys.executable, "-c", "import sys; sys.exit(4)"], cwd=tmp_path, log=log, append=False
+    )
+    assert not result.ok
+    message = failure_message(result, root=tmp_path)
+    assert message == f"{Path(sys.executable).name} exited with 4; see build/tool.log"
+
+
+def test_missing_tool_is_a_diagnostic(tmp_path: Path) -> None:
+    with pytest.raises(ChapterwiseError, match=r"'no-such-tool-xyz' is not installed"):
+        run_tool(["no-such-tool-xyz"], cwd=tmp_path, log=tmp_path / "x.log")
