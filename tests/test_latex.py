@@ -127,15 +127,21 @@ def test_latex_error_names_the_chapter_file_and_line(tmp_path: Path) -> None:
 
 
 def test_first_build_preview_carries_its_number_in_the_thesis(tmp_path: Path) -> None:
+    includes = ["chapters/one", "chapters/two", "chapters/three"]
     write_project(tmp_path, "\\chapter{Two}\\label{two}\nText.\n")
-    job = make_job(tmp_path, "chapters/two", "two")
-    assert seed_chapter_numbers(job, {"chapters/one": 1, "chapters/two": 2}) == 1
-    assert seed_chapter_numbers(job, {"chapters/one": 1, "chapters/two": 2}) == 0, "unchanged"
-    result = run_latex(
-        job, includes=["chapters/one", "chapters/two"], log_path=tmp_path / "build" / "two.log"
+    (tmp_path / "thesis.tex").write_text(
+        MAIN.replace(
+            "\\include{chapters/two}\n", "\\include{chapters/two}\n\\include{chapters/three}\n"
+        )
     )
+    (tmp_path / "chapters" / "three.tex").write_text("\\chapter{Three}\n")
+    counters = {"chapters/one": 1, "chapters/two": 2, "chapters/three": 3}
+    job = make_job(tmp_path, "chapters/two", "two")
+    assert seed_chapter_numbers(job, counters) == 2
+    assert seed_chapter_numbers(job, counters) == 0, "unchanged files are not rewritten"
+    result = run_latex(job, includes=includes, log_path=tmp_path / "build" / "two.log")
     text = subprocess.run(
         ["pdftotext", str(result.pdf), "-"], capture_output=True, text=True, check=True
     ).stdout
     assert "Chapter 2" in text
-    assert "Chapter 1" not in text
+    assert "Chapter 1" not in text and "Chapter 4" not in text

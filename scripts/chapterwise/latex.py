@@ -130,8 +130,9 @@ def seed_from_thesis(job: LatexJob, thesis_dir: Path, includes: list[str]) -> in
 def seed_chapter_numbers(job: LatexJob, counters: Mapping[str, int]) -> int:
     """Before the first thesis build: stand-in .aux files that set the chapter counter.
 
-    With ``\\includeonly``, LaTeX restores counters from the .aux of every excluded chapter;
-    one line per other chapter is enough for the preview to carry its number in the thesis.
+    With ``\\includeonly``, an excluded chapter's \\include restores the counters that its .aux
+    checkpointed (``\\@setckpt``); a checkpoint of the chapter counter per other chapter is
+    enough for the preview to carry its number in the thesis.
     Files are rewritten only when their content changes. Returns how many were written.
     """
     written = 0
@@ -139,7 +140,8 @@ def seed_chapter_numbers(job: LatexJob, counters: Mapping[str, int]) -> int:
         if include == job.include_only:
             continue
         target = job.directory / f"{include}.aux"
-        content = f"\\relax\n\\setcounter{{chapter}}{{{counter}}}\n".encode()
+        checkpoint = f"\\setcounter{{chapter}}{{{counter}}}"
+        content = f"\\relax\n\\@setckpt{{{include}}}{{{checkpoint}}}\n".encode()
         if target.is_file() and target.read_bytes() == content:
             continue
         target.parent.mkdir(parents=True, exist_ok=True)
