@@ -94,9 +94,14 @@ def test_changed_results_rebuild_and_show_up(mini: Path) -> None:
 
 
 def test_dag_renders(mini: Path) -> None:
-    for flag in ("--dag", "--rulegraph"):
-        # Snakemake 9's --dag takes an optional format, so the target goes first.
-        result = snakemake(mini, "thesis.pdf", flag)
+    # Snakemake 9's --dag and --rulegraph take an optional format: the target goes first,
+    # or the format is named.
+    for args in (
+        ("thesis.pdf", "--dag"),
+        ("--dag", "dot", "thesis.pdf"),
+        ("thesis.pdf", "--rulegraph"),
+    ):
+        result = snakemake(mini, *args)
         assert result.returncode == 0, result.stderr
         svg = subprocess.run(
             ["dot", "-Tsvg"], input=result.stdout, capture_output=True, text=True, check=True
