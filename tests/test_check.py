@@ -1,0 +1,160 @@
+"""The check command's parts: artifacts, TeX logs, severities and report formats."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+from chapterwise.check import apply_severities, check_artifacts, check_logs, render, write_report
+from chapterwise.config import parse_config
+from chapterwise.diagnostics import Diagnostic, Severity, error, warning
+from chapterwise.project import load_project
+
+MAIN = r"""\documentclass{report}
+\usepackage{graphicx}
+\begin{document}
+\include{chapters/intro}
+\end{document}
+"""
+
+NOTEBOOK = """# ---
+# outputs:
+#   - figures/used.pdf
+#   - figures/orphan.pdf
+#   - results/stats.csv
+# ---
+
+# %%
+print("hi")
+"""
+
+
+def write(root: Path, files: dict[str, str]) -> None:
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+
+
+def project(root: Path, intro: str):  # type: ignore[no-untyped-def]
+    write(
+        root,
+        {"thesis.tex": MAIN, "notebooks/make.py": NOTEBOOK, "chapters/intro.tex": intro},
+    )
+    return load_project(root, parse_config({}, root=root))
+
+
+def test_unused_generated_files_are_warnings_at_their_declaration(tmp_path: Path) -> None:
+    found = check_artifacts(
+        project(tmp_path, "\\chapter{A}\n\\includegraphics{figures/used}\n\\input{tables/stats}\n")
+    )
+    assert [(d.severity, d.code, d.path, d.line) for d in found] == [
+        (Severity.WARNING, "unused-artifact", "notebooks/make.py", 4)
+    ]
+    assert "'figures/orphan.pdf' is generated but no chapter uses it" in found[0].message
+
+
+def test_a_file_nothing_provides_is_an_error(tmp_path: Path) -> None:
+    found = check_artifacts(
+        project(
+            tmp_path,
+            "\\chapter{A}\n\\includegraphics{figures/used}\n\\includegraphics{figures/orphan}\n"
+            "\\input{tables/stats}\n\\input{tables/nowhere}\n",
+        )
+    )
+    assert [(d.severity, d.path, d.line) for d in found] == [
+        (Severity.ERROR, "chapters/intro.tex", 5)
+    ]
+    assert "tables/nowhere" in found[0].message
+
+
+def test_table_files_nothing_inputs_are_reported(tmp_path: Path) -> None:
+    found = check_artifacts(project(tmp_path, "\\chapter{A}\n\\includegraphics{figures/used}\n"))
+    assert {d.message.split("'")[1] for d in found} == {"figures/orphan.pdf", "tables/stats.tex"}
+
+
+def typeset(directory: Path) -> Path:
+    """A real pdfTeX log with two overfull boxes and an undefined reference."""
+    (directory / "chapters").mkdir()
+    (directory / "chapters" / "a.tex").write_text(
+        "\\chapter{A}\n"
+        "\\hbox to 1cm{Much too long for its box, really}\n\n"
+        "\\hbox to 1cm{Also much too long for its box}\n\n"
+        "See \\ref{nowhere}.\n"
+    )
+    (directory / "thesis.tex").write_text(
+        "\\documentclass{report}\\begin{document}\\include{chapters/a}\\end{document}\n"
+    )
+    env = {**os.environ, "max_print_line": "10000"}
+    subprocess.run(
+        ["pdflatex", "-interaction=nonstopmode", "-file-line-error", "thesis.tex"],
+        cwd=directory,
+        env=env,
+        capture_output=True,
+        check=False,
+    )
+    return directory / "thesis.log"
+
+
+def test_logs_become_lines_with_overfull_boxes_counted_per_file(tmp_path: Path) -> None:
+    log = typeset(tmp_path)
+    found = check_logs([log, log], root=tmp_path)  # a chapter log and the thesis log agree
+    undefined = [d for d in found if d.code == "undefined-reference"]
+    assert len(undefined) == 1, "the same problem from two logs is reported once"
+    assert (undefined[0].path, undefined[0].line) == ("chapters/a.tex", 6)
+    overfull = [d for d in found if d.code == "overfull-box"]
+    assert [(d.severity, d.path, d.line, d.message) for d in overfull] == [
+        (Severity.NOTE, "chapters/a.tex", 2, "2 overfull boxes")
+    ]
+
+
+def test_a_missing_log_has_nothing_to_say(tmp_path: Path) -> None:
+    assert check_logs([tmp_path / "absent.log"], root=tmp_path) == []
+
+
+DIAGS = [
+    error("undefined reference 'x'", "undefined-reference", "chapters/a.tex", 3, 5, "did you?"),
+    warning("entry 'b' is never cited", "uncited-entry", "bib/refs.bib", 9),
+    Diagnostic(Severity.NOTE, "38 pages", "page-count", "thesis.pdf"),
+]
+
+
+def test_severities_from_the_config_relevel_or_drop() -> None:
+    result = apply_severities(DIAGS, {"uncited-entry": "error", "page-count": "off"})
+    assert [(d.code, d.severity) for d in result] == [
+        ("undefined-reference", Severity.ERROR),
+        ("uncited-entry", Severity.ERROR),
+    ]
+
+
+def test_formats() -> None:
+    text = render(DIAGS, "text").splitlines()
+    assert text[0] == (
+        "chapters/a.tex:3:5: error: undefined reference 'x'; did you? [undefined-reference]"
+    )
+    parsed = json.loads(render(DIAGS, "json"))
+    assert parsed[1] == {
+        "severity": "warning",
+        "code": "uncited-entry",
+        "message": "entry 'b' is never cited",
+        "path": "bib/refs.bib",
+        "line": 9,
+        "column": None,
+        "hint": None,
+    }
+    github = render(DIAGS, "github").splitlines()
+    assert github[0] == (
+        "::error file=chapters/a.tex,line=3,col=5,title=undefined-reference::"
+        "undefined reference 'x'; did you?"
+    )
+    assert github[2] == "::notice file=thesis.pdf,title=page-count::38 pages"
+
+
+def test_report_file_counts_by_severity(tmp_path: Path) -> None:
+    report = tmp_path / "build" / "reports" / "crossrefs.json"
+    write_report(report, "crossrefs", DIAGS)
+    document = json.loads(report.read_text())
+    assert (document["check"], document["errors"], document["warnings"]) == ("crossrefs", 1, 1)
+    assert len(document["diagnostics"]) == 3
