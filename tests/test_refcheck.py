@@ -1,0 +1,180 @@
+"""Cross-reference checks: each defect alone and its clean twin, include chains, fuzzing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from chapterwise.diagnostics import Severity
+from chapterwise.refcheck import check_references, scan_references, thesis_files
+
+FIGURE = (
+    "\\begin{figure}\n\\centering\n\\caption{A plot.}\\label{fig:plot}\n\\end{figure}\n"
+    "As \\cref{fig:plot} shows.\n"
+)
+
+
+def codes(files: dict[str, str]) -> list[str]:
+    return [d.code for d in check_references(files)]
+
+
+def test_a_labelled_referenced_float_passes() -> None:
+    assert codes({"a.tex": FIGURE}) == []
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "code", "severity"),
+    [
+        ("\\cref{fig:plot}", "\\cref{fig:plots}", "undefined-reference", Severity.ERROR),
+        ("\\label{fig:plot}", "", "unlabelled-float", Severity.WARNING),
+        ("As \\cref{fig:plot} shows.", "", "unreferenced-float", Severity.WARNING),
+        (
+            "\\caption{A plot.}\\label{fig:plot}",
+            "\\label{fig:plot}\\caption{A plot.}",
+            "label-before-caption",
+            Severity.ERROR,
+        ),
+    ],
+)
+def test_each_defect_alone(old: str, new: str, code: str, severity: Severity) -> None:
+    found = check_references({"a.tex": FIGURE.replace(old, new)})
+    relevant = [d for d in found if d.code == code]
+    assert len(relevant) == 1 and relevant[0].severity is severity
+    # a missing label also leaves its reference dangling, and a wrong reference its label
+    # unreferenced; nothing else is reported
+    assert {d.code for d in found} <= {code, "undefined-reference", "unreferenced-float"}
+
+
+def test_undefined_reference_location_and_suggestion() -> None:
+    found = check_references({"a.tex": FIGURE, "b.tex": "\n  See \\Cref{fig:plott,fig:plot}.\n"})
+    (problem,) = found
+    assert (problem.path, problem.line, problem.column) == ("b.tex", 2, 7)
+    assert problem.message == "\\Cref to undefined label 'fig:plott'"
+    assert problem.hint == "did you mean 'fig:plot'?"
+
+
+def test_duplicate_label_across_files_names_both_places() -> None:
+    found = check_references({"a.tex": FIGURE, "b.tex": "\\section{S}\\label{fig:plot}\n"})
+    (problem,) = found
+    assert (problem.code, problem.path, problem.line) == ("duplicate-label", "b.tex", 1)
+    assert "already defined at a.tex:3" in problem.message
+
+
+def test_commented_text_does_not_count() -> None:
+    text = FIGURE + "% \\ref{nowhere}\n% \\label{fig:plot}\n"
+    assert codes({"a.tex": text}) == []
+
+
+def test_eqref_pageref_autoref_nameref_and_ranges() -> None:
+    text = (
+        "\\section{S}\\label{s}\\begin{equation}x\\label{e}\\end{equation}\n"
+        "\\eqref{e} \\pageref{s} \\autoref{s} \\nameref{s} \\crefrange{s}{e} \\vref{t}\n"
+    )
+    found = check_references({"a.tex": text})
+    assert [(d.code, d.message) for d in found] == [
+        ("undefined-reference", "\\vref to undefined label 't'")
+    ]
+
+
+def test_starred_and_sideways_floats() -> None:
+    text = "\\begin{table*}\\caption{T}\\end{table*}\n"
+    _, _, problems = scan_references(text, "a.tex")
+    assert [p.code for p in problems] == ["unlabelled-float"]
+
+
+def write(root: Path, files: dict[str, str | bytes]) -> None:
+    for name, content in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content)
+
+
+def test_thesis_files_follow_every_include_form(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        {
+            "main.tex": "\\begin{document}\n\\include{chapters/x}\n\\subfile{extra/s}\n",
+            "chapters/x.tex": "\\input{sections/y}\n% \\input{ignored}\n",
+            "sections/y.tex": "\\import{parts/}{z}\n",
+            "parts/z.tex": "\\label{z}\\ref{z}\n",
+            "extra/s.tex": "\\input{chapters/x}\n",  # read already: no cycle
+        },
+    )
+    files, problems = thesis_files(tmp_path / "main.tex", tmp_path)
+    assert list(files) == [
+        "main.tex",
+        "chapters/x.tex",
+        "sections/y.tex",
+        "parts/z.tex",
+        "extra/s.tex",
+    ]
+    assert problems == []
+
+
+def test_thesis_files_report_missing_outside_and_non_utf8(tmp_path: Path) -> None:
+    (tmp_path / "thesis").mkdir()
+    write(
+        tmp_path / "thesis",
+        {
+            "main.tex": (
+                "\\input{nothere}\n\\input{../secret}\n\\input{tables/made}\n\\input{latin}\n"
+            ),
+            "latin.tex": "ok\n\xe9t\xe9\n".encode("latin-1"),
+        },
+    )
+    (tmp_path / "secret.tex").write_text("x\n")
+    files, problems = thesis_files(
+        tmp_path / "thesis" / "main.tex", tmp_path / "thesis", generated=["tables/made.tex"]
+    )
+    assert [(d.code, d.path, d.line) for d in problems] == [
+        ("missing-file", "main.tex", 1),
+        ("outside-repo", "main.tex", 2),
+        ("not-utf8", "latin.tex", 2),
+    ]
+    assert "latin.tex" in files
+
+
+def test_the_repository_thesis_has_no_reference_problems(repo_root: Path) -> None:
+    files, _ = thesis_files(repo_root / "thesis.tex", repo_root)
+    assert check_references(files) == []
+
+
+@given(st.dictionaries(st.sampled_from(["a.tex", "b.tex", "c.tex"]), st.text(max_size=200)))
+def test_fuzzed_sources_never_crash(files: dict[str, str]) -> None:
+    for diagnostic in check_references(files):
+        assert diagnostic.path in files
+        assert diagnostic.line is not None and diagnostic.line >= 1
+
+
+LATEXISH = st.lists(
+    st.sampled_from(
+        [
+            "\\label{a}",
+            "\\ref{a}",
+            "\\cref{a,b}",
+            "\\begin{figure}",
+            "\\end{figure}",
+            "\\caption{c}",
+            "{",
+            "}",
+            "%",
+            "\n",
+            "\\begin{verbatim}",
+            "\\end{verbatim}",
+            "text",
+        ]
+    ),
+    max_size=30,
+).map("".join)
+
+
+@given(st.dictionaries(st.sampled_from(["a.tex", "b.tex"]), LATEXISH))
+def test_fuzzed_latex_like_sources_never_crash(files: dict[str, str]) -> None:
+    for diagnostic in check_references(files):
+        assert diagnostic.line is not None and diagnostic.line >= 1
