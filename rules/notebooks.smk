@@ -1,4 +1,6 @@
-# One job per notebook: its declared outputs are the rule's outputs.
+# One job per notebook: its declared outputs are the rule's outputs, its front matter's
+# params (for --rerun-triggers params) and resources (threads=cpus, mem_mb, gpu, runtime) the
+# rule's own.
 for notebook in PROJECT.notebooks:
 
     rule:
@@ -10,9 +12,16 @@ for notebook in PROJECT.notebooks:
         output:
             *notebook.outputs,
             executed=f"build/notebooks/{notebook.name}.ipynb",
+            html=f"build/notebooks/{notebook.name}.html",
         log:
             f"build/logs/render_notebook/{notebook.name}.log",
         benchmark:
             f"build/benchmarks/render_notebook/{notebook.name}.tsv"
+        threads: notebook.front.resources.cpus
+        resources:
+            **notebook.front.resources.snakemake_resources(),
+        params:
+            values=notebook.front.params,
         shell:
-            "chapterwise render-notebook {input.notebook} --executed {output.executed} --log {log}"
+            "chapterwise render-notebook {input.notebook} --executed {output.executed}"
+            " --html {output.html} --log {log}"

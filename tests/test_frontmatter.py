@@ -1,14 +1,20 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from chapterwise.diagnostics import ChapterwiseError
-from chapterwise.frontmatter import NotebookFormat, notebook_format, parse_front_matter
+from chapterwise.diagnostics import ChapterwiseError, Severity, format_diagnostic
+from chapterwise.frontmatter import (
+    NotebookFormat,
+    Resources,
+    notebook_format,
+    parse_front_matter,
+)
 
 QMD = """---
 title: Explore
@@ -121,9 +127,190 @@ def test_format_from_suffix() -> None:
     assert notebook_format("b.py") is NotebookFormat.PY
 
 
+SETTINGS_PY = """# ---
+# jupyter:
+#   kernelspec: {name: python3, display_name: Python 3, language: python}
+# outputs:
+#   - results/growth.csv
+# params:
+#   alpha: 0.5
+#   label: "two words"
+#   grid: [1, 2.5, "x", true, null]
+# timeout: 120
+# resources:
+#   cpus: 4
+#   mem_mb: 8000
+#   gpu: 1
+#   runtime: 30
+# kernel: python3
+# ---
+"""
+
+
+def test_settings_are_parsed_with_their_lines(tmp_path: Path) -> None:
+    front = parse_front_matter(SETTINGS_PY, path="notebooks/a.py", root=tmp_path)
+    assert front.params == {"alpha": 0.5, "label": "two words", "grid": [1, 2.5, "x", True, None]}
+    assert front.timeout == 120
+    assert front.resources == Resources(cpus=4, mem_mb=8000, gpu=1, runtime=30)
+    assert front.resources.snakemake_resources() == {"mem_mb": 8000, "gpu": 1, "runtime": 30}
+    assert front.kernel == "python3"
+    lines = SETTINGS_PY.splitlines()
+    for key, text in [
+        ("params", "# params:"),
+        ("params.grid", "#   grid:"),
+        ("timeout", "# timeout:"),
+    ]:
+        assert lines[front.key_lines[key] - 1].startswith(text)
+    assert front.start_line == 1
+    assert front.warnings == ()
+
+
+def test_defaults_when_nothing_is_declared(tmp_path: Path) -> None:
+    front = parse_front_matter(PY, path="notebooks/a.py", root=tmp_path)
+    assert (front.params, front.timeout, front.kernel) == ({}, None, None)
+    assert front.resources == Resources()
+    assert front.resources.snakemake_resources() == {}
+
+
+def test_the_example_notebooks_still_parse(repo_root: Path) -> None:
+    for path in sorted((repo_root / "notebooks").iterdir()):
+        front = parse_front_matter(path.read_text(), path=f"notebooks/{path.name}", root=repo_root)
+        assert front.outputs and front.warnings == ()
+
+
+def test_ipynb_settings_and_their_lines(tmp_path: Path) -> None:
+    cell = {"cell_type": "code", "metadata": {}, "outputs": [], "source": "x = 1"}
+    text = json.dumps(
+        {
+            "cells": [cell],
+            "metadata": {
+                "outputs": ["results/x.csv"],
+                "params": {"alpha": 2},
+                "resources": {"cpus": "many"},
+            },
+            "nbformat": 4,
+            "nbformat_minor": 5,
+        },
+        indent=1,
+    )
+    line = next(n for n, t in enumerate(text.splitlines(), 1) if '"cpus"' in t)
+    with pytest.raises(ChapterwiseError) as info:
+        parse_front_matter(text, path="notebooks/x.ipynb", root=tmp_path)
+    (diag,) = info.value.diagnostics
+    assert (diag.line, diag.code) == (line, "bad-front-matter")
+    assert "'resources.cpus' must be a positive whole number, not 'many'" in diag.message
+    front = parse_front_matter(text.replace('"many"', "2"), path="notebooks/x.ipynb", root=tmp_path)
+    assert front.params == {"alpha": 2} and front.resources.cpus == 2
+    # the header is the notebook metadata, not a cell's "outputs" list
+    assert '"outputs": [' in text.splitlines()[front.header_line - 1]
+    assert "results/x.csv" in text.splitlines()[front.lines["results/x.csv"] - 1]
+
+
+BAD_SETTINGS = [
+    pytest.param(
+        "timeout: soon",
+        r"notebooks/a\.qmd:3: error: 'timeout' must be a positive whole number of seconds, "
+        r"not 'soon'; the longest one cell may run, e\.g\. timeout: 600 \[bad-front-matter\]",
+        id="timeout_text",
+    ),
+    pytest.param("timeout: 0", r":3: error: 'timeout' must be a positive", id="timeout_zero"),
+    pytest.param("timeout: true", r":3: error: 'timeout' must be", id="timeout_bool"),
+    pytest.param(
+        "params: [1, 2]",
+        r":3: error: 'params' must be a mapping of names to values",
+        id="params_list",
+    ),
+    pytest.param(
+        "params:\n  ok: 1\n  nested: {a: 1}",
+        r":5: error: 'params\.nested' must be a scalar or a list of scalars, not a mapping",
+        id="params_nested",
+    ),
+    pytest.param(
+        "params:\n  when: 2024-01-01",
+        r":4: error: 'params\.when' must be a scalar.*quote dates",
+        id="params_date",
+    ),
+    pytest.param("params:\n  x: .nan", r":4: error: 'params\.x' must be a scalar", id="params_nan"),
+    pytest.param(
+        "params:\n  my-param: 1",
+        r":4: error: parameter name 'my-param' is not a Python identifier",
+        id="params_name",
+    ),
+    pytest.param(
+        "resources:\n  memory: 100",
+        r":4: error: unknown resource 'memory'; did you mean 'mem_mb'\?; known resources: "
+        r"cpus, mem_mb, gpu, runtime",
+        id="resources_unknown",
+    ),
+    pytest.param(
+        "resources:\n  cpus: 0", r":4: error: 'resources\.cpus' must be a positive", id="cpus_zero"
+    ),
+    pytest.param(
+        "resources:\n  gpu: -1",
+        r":4: error: 'resources\.gpu' must be a whole number >= 0",
+        id="gpu_negative",
+    ),
+    pytest.param("resources: 4", r":3: error: 'resources' must be a mapping", id="resources_int"),
+    pytest.param("kernel: [a]", r":3: error: 'kernel' must be a kernel name", id="kernel_list"),
+    pytest.param(
+        "kernel: two words", r":3: error: 'kernel' must be a kernel name", id="kernel_space"
+    ),
+]
+
+
+@pytest.mark.parametrize(("setting", "pattern"), BAD_SETTINGS)
+def test_bad_settings_are_one_line_errors_at_their_line(
+    tmp_path: Path, setting: str, pattern: str
+) -> None:
+    text = f"---\noutputs: [results/a.csv]\n{setting}\n---\n"
+    with pytest.raises(ChapterwiseError) as info:
+        parse_front_matter(text, path="notebooks/a.qmd", root=tmp_path)
+    (diag,) = info.value.diagnostics
+    line = format_diagnostic(diag)
+    assert "\n" not in line
+    assert re.search(pattern, line), line
+
+
+def test_gpu_zero_is_allowed(tmp_path: Path) -> None:
+    text = "---\noutputs: [results/a.csv]\nresources: {gpu: 0}\n---\n"
+    front = parse_front_matter(text, path="notebooks/a.qmd", root=tmp_path)
+    assert front.resources.snakemake_resources() == {"gpu": 0}
+
+
+def test_all_problems_are_reported_together(tmp_path: Path) -> None:
+    text = "---\noutputs: [results/a.csv]\ntimeout: x\nkernel: 3\n---\n"
+    with pytest.raises(ChapterwiseError) as info:
+        parse_front_matter(text, path="notebooks/a.qmd", root=tmp_path)
+    assert [d.line for d in info.value.diagnostics] == [3, 4]
+
+
+def test_misspelt_keys_warn_and_quarto_keys_do_not(tmp_path: Path) -> None:
+    text = (
+        "---\ntitle: T\nformat: html\nexecute: {echo: false}\njupyter: python3\n"
+        "outputs: [results/a.csv]\nouputs: [results/b.csv]\nparam: {a: 1}\n---\n"
+    )
+    front = parse_front_matter(text, path="notebooks/a.qmd", root=tmp_path)
+    assert [format_diagnostic(d) for d in front.warnings] == [
+        "notebooks/a.qmd:7: warning: unknown front matter key 'ouputs'; did you mean 'outputs'? "
+        "[unknown-key]",
+        "notebooks/a.qmd:8: warning: unknown front matter key 'param'; did you mean 'params'? "
+        "[unknown-key]",
+    ]
+    assert all(d.severity is Severity.WARNING for d in front.warnings)
+
+
 FRAGMENTS = st.sampled_from(
     [
         "---\n",
+        "params:",
+        "timeout:",
+        "resources:",
+        "  cpus: ",
+        "kernel:",
+        "1",
+        "-1",
+        "x-y",
+        "{a: [1, {b: 2}]}",
         "# ---\n",
         "# ",
         "outputs:",

@@ -8,9 +8,19 @@ from pathlib import Path
 
 import pytest
 
-from chapterwise.diagnostics import ChapterwiseError
+from chapterwise.cli import main
+from chapterwise.diagnostics import ChapterwiseError, format_diagnostic
 from chapterwise.frontmatter import read_front_matter
-from chapterwise.notebooks import NotebookRun, failure_line, quarto_command, run_notebook
+from chapterwise.notebooks import (
+    INJECTED_TAG,
+    NotebookRun,
+    cell_tags,
+    failure_line,
+    quarto_command,
+    render_parameters,
+    run_notebook,
+    undeclared_outputs,
+)
 
 WRITE_CSV = (
     'import os\nos.makedirs("results", exist_ok=True)\n'
@@ -50,14 +60,19 @@ NOTEBOOKS = {
 }
 
 
-def make_run(root: Path, name: str, timeout: int = 60) -> NotebookRun:
+def make_run(
+    root: Path, name: str, timeout: int = 60, generated: frozenset[str] = frozenset()
+) -> NotebookRun:
+    stem = Path(name).stem
     return NotebookRun(
         root=root,
         source=root / "notebooks" / name,
-        executed=root / "build" / "notebooks" / f"{Path(name).stem}.ipynb",
-        log=root / "build" / "logs" / f"{name}.log",
+        executed=root / "build" / "notebooks" / f"{stem}.ipynb",
+        log=root / "build" / "logs" / f"{stem}.log",
         timeout=timeout,
         source_date_epoch=1704067200,
+        html=root / "build" / "notebooks" / f"{stem}.html",
+        generated=generated,
     )
 
 
@@ -158,13 +173,39 @@ def test_stale_output_from_an_earlier_run_does_not_count(project_dir: Path) -> N
 
 
 def test_timeout_stops_a_hung_cell(project_dir: Path) -> None:
-    text = "# ---\n# outputs:\n#   - results/t.csv\n# ---\n# %%\nimport time\ntime.sleep(30)\n"
+    text = "# ---\n# outputs:\n#   - results/t.csv\n# ---\n# %%\nimport time\ntime.sleep(300)\n"
     (project_dir / "notebooks" / "hang.py").write_text(text)
     run = make_run(project_dir, "hang.py", timeout=2)
     with pytest.raises(
-        ChapterwiseError, match=r"^notebooks/hang\.py:6: error: cell 1 ran longer than 2 s"
+        ChapterwiseError,
+        match=r"^notebooks/hang\.py:6: error: cell 1 timed out after 2 s \[cell-timeout\]$",
     ):
         run_notebook(run, read_front_matter(run.source, root=project_dir))
+
+
+def test_front_matter_timeout_reaches_the_command(
+    project_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``timeout:`` overrides config.yaml's notebook_timeout; the kernel is shut down."""
+    text = (
+        "# ---\n# outputs:\n#   - results/t.csv\n# timeout: 2\n# ---\n"
+        "# %%\nx = 1\n\n# %%\nwhile True:\n    pass\n"
+    )
+    (project_dir / "notebooks" / "spin.py").write_text(text)
+    code = main(
+        [
+            "--root",
+            str(project_dir),
+            "render-notebook",
+            "notebooks/spin.py",
+            "--executed",
+            "build/notebooks/spin.ipynb",
+        ]
+    )
+    assert code == 1
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        "notebooks/spin.py:10: error: cell 2 timed out after 2 s [cell-timeout]"
+    )
 
 
 def test_failure_line_without_cell_frames_falls_back() -> None:
@@ -191,3 +232,233 @@ def test_quarto_command_line() -> None:
         "--output",
         "explore.ipynb",
     )
+
+
+PARAMS_PY = """# ---
+# outputs:
+#   - results/p.json
+# params:
+#   alpha: 0.25
+#   label: it's "quoted"
+#   grid: [1, 2.5, null, true]
+# ---
+
+# %%
+import json
+
+# %% tags=["parameters"]
+alpha = 1.0
+label = "default"
+grid = []
+
+# %%
+with open("results/p.json", "w") as handle:
+    json.dump({"alpha": alpha, "label": label, "grid": grid}, handle)
+"""
+
+PARAMS_QMD = """---
+outputs:
+  - results/p.json
+params:
+  alpha: 0.25
+  label: it's "quoted"
+  grid: [1, 2.5, null, true]
+---
+
+```{python}
+import json
+```
+
+```{python}
+#| tags: [parameters]
+alpha = 1.0
+label = "default"
+grid = []
+```
+
+```{python}
+with open("results/p.json", "w") as handle:
+    json.dump({"alpha": alpha, "label": label, "grid": grid}, handle)
+```
+"""
+
+
+def _code(cell_id: str, source: str) -> dict[str, object]:
+    return {
+        "id": cell_id,
+        "cell_type": "code",
+        "metadata": {},
+        "execution_count": None,
+        "outputs": [],
+        "source": source,
+    }
+
+
+PARAMS_IPYNB = json.dumps(
+    {
+        "cells": [
+            _code("imports", "import json"),
+            {
+                **_code("defaults", 'alpha = 1.0\nlabel = "default"\ngrid = []'),
+                "metadata": {"tags": ["parameters"]},
+            },
+            _code(
+                "write",
+                'with open("results/p.json", "w") as handle:\n'
+                '    json.dump({"alpha": alpha, "label": label, "grid": grid}, handle)',
+            ),
+        ],
+        "metadata": {
+            "outputs": ["results/p.json"],
+            "params": {"alpha": 0.25, "label": 'it\'s "quoted"', "grid": [1, 2.5, None, True]},
+        },
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    },
+    indent=1,
+)
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        pytest.param("p.py", PARAMS_PY, id="py"),
+        pytest.param("p.qmd", PARAMS_QMD, id="qmd"),
+        pytest.param("p.ipynb", PARAMS_IPYNB, id="ipynb"),
+    ],
+)
+def test_params_are_injected_after_the_parameters_cell(
+    project_dir: Path, name: str, text: str
+) -> None:
+    (project_dir / "notebooks" / name).write_text(text)
+    run = make_run(project_dir, name)
+    assert run_notebook(run, read_front_matter(run.source, root=project_dir)) == ()
+    written = json.loads((project_dir / "results" / "p.json").read_text())
+    assert written == {"alpha": 0.25, "label": 'it\'s "quoted"', "grid": [1, 2.5, None, True]}
+    cells = [c for c in json.loads(run.executed.read_text())["cells"] if c["cell_type"] == "code"]
+    injected = [i for i, c in enumerate(cells) if INJECTED_TAG in c["metadata"].get("tags", [])]
+    assert injected == [2], "the injected cell follows the cell tagged 'parameters'"
+    source = "".join(cells[2]["source"])
+    assert "alpha = 0.25" in source and "grid = [1, 2.5, None, True]" in source
+    assert cells[2]["execution_count"] == 3
+    html = run.html.read_text() if run.html else ""
+    assert html.startswith("<!DOCTYPE html>") and "injected by chapterwise" in html
+
+
+def test_params_without_a_parameters_cell_go_first(project_dir: Path) -> None:
+    text = (
+        "# ---\n# outputs: [results/p.txt]\n# params: {n: 3}\n# ---\n"
+        '# %%\nopen("results/p.txt", "w").write(str(n * 2))\n'
+    )
+    (project_dir / "notebooks" / "first.py").write_text(text)
+    run = make_run(project_dir, "first.py")
+    run_notebook(run, read_front_matter(run.source, root=project_dir))
+    assert (project_dir / "results" / "p.txt").read_text() == "6"
+    cells = json.loads(run.executed.read_text())["cells"]
+    assert cells[0]["metadata"]["tags"] == [INJECTED_TAG]
+
+
+def test_a_failure_after_injected_params_keeps_lines_and_cell_numbers(project_dir: Path) -> None:
+    text = (
+        "# ---\n# outputs: [results/p.txt]\n# params: {n: 0}\n# ---\n"
+        "# %% tags=['parameters']\nn = 1\n\n# %%\nx = 1\ny = 1 / n\n"
+    )
+    (project_dir / "notebooks" / "div.py").write_text(text)
+    run = make_run(project_dir, "div.py")
+    with pytest.raises(ChapterwiseError) as info:
+        run_notebook(run, read_front_matter(run.source, root=project_dir))
+    assert format_diagnostic(info.value.diagnostics[0]).startswith(
+        "notebooks/div.py:10: error: cell 2 failed: ZeroDivisionError: division by zero"
+    )
+    kept = run.log.with_suffix(".html")
+    assert kept.is_file(), "the partly executed notebook is kept beside the log"
+    assert run.log.with_suffix(".ipynb").is_file()
+
+
+def test_render_parameters_writes_python_literals() -> None:
+    source = render_parameters({"a": 1, "b": "x'y", "c": [None, True, 0.1], "d": 1e-12})
+    namespace: dict[str, object] = {}
+    exec(source, namespace)
+    assert {k: namespace[k] for k in "abcd"} == {
+        "a": 1,
+        "b": "x'y",
+        "c": [None, True, 0.1],
+        "d": 1e-12,
+    }
+
+
+def test_cell_tags_from_metadata_and_quarto_options() -> None:
+    assert cell_tags({"metadata": {"tags": ["parameters"]}, "source": "x = 1"}) == ["parameters"]
+    assert cell_tags({"metadata": {}, "source": "#| label: a\n#| tags: [parameters, b]\nx"}) == [
+        "parameters",
+        "b",
+    ]
+    assert cell_tags({"metadata": {}, "source": "x = 1\n#| tags: [parameters]"}) == []
+
+
+def test_quarto_command_passes_params_with_dash_p() -> None:
+    argv = quarto_command(
+        "notebooks/explore.qmd",
+        executed="/p/build/notebooks/explore.ipynb",
+        root=Path("/p"),
+        params={"alpha": 0.5, "label": "a b", "grid": [1, None], "flag": True},
+    )
+    index = argv.index("-P")
+    assert argv[index : index + 8] == (
+        "-P",
+        "alpha:0.5",
+        "-P",
+        'label:"a b"',
+        "-P",
+        "grid:[1, null]",
+        "-P",
+        "flag:true",
+    )
+    assert argv[-4:] == ("--output-dir", "/p/build/notebooks", "--output", "explore.ipynb")
+
+
+UNDECLARED = """# ---
+# outputs:
+#   - results/mine.csv
+# ---
+# %%
+import os
+os.makedirs("figures/sub", exist_ok=True)
+open("results/mine.csv", "w").write("a\\n")
+open("figures/extra.pdf", "w").write("x")
+open("figures/sub/more.png", "w").write("x")
+open("results/other.csv", "w").write("x")  # declared by another notebook
+open("data/scratch.txt", "w").write("x")  # not a folder the thesis reads generated files from
+"""
+
+
+def test_undeclared_outputs_are_warnings(project_dir: Path) -> None:
+    (project_dir / "notebooks" / "extra.py").write_text(UNDECLARED)
+    run = make_run(project_dir, "extra.py", generated=frozenset({"results/other.csv"}))
+    warnings = run_notebook(run, read_front_matter(run.source, root=project_dir))
+    assert [format_diagnostic(d) for d in warnings] == [
+        "notebooks/extra.py:1: warning: wrote 'figures/extra.pdf', which its front matter "
+        "does not declare [undeclared-output]",
+        "notebooks/extra.py:1: warning: wrote 'figures/sub/more.png', which its front matter "
+        "does not declare [undeclared-output]",
+    ]
+
+
+def test_undeclared_outputs_compares_snapshots() -> None:
+    before = {"figures/a.pdf": (1, 10), "figures/b.pdf": (1, 10)}
+    after = {"figures/a.pdf": (1, 10), "figures/b.pdf": (2, 10), "figures/c.pdf": (2, 1)}
+    assert undeclared_outputs(before, after, declared=["figures/c.pdf"], generated=[]) == [
+        "figures/b.pdf"
+    ]
+
+
+def test_unknown_kernel_points_at_the_kernel_key(project_dir: Path) -> None:
+    text = "# ---\n# outputs: [results/k.csv]\n# kernel: no-such-kernel\n# ---\n# %%\nx = 1\n"
+    (project_dir / "notebooks" / "k.py").write_text(text)
+    run = make_run(project_dir, "k.py")
+    with pytest.raises(
+        ChapterwiseError,
+        match=r"^notebooks/k\.py:3: error: kernel 'no-such-kernel' is not installed .*"
+        r"installed kernels: .*python3",
+    ):
+        run_notebook(run, read_front_matter(run.source, root=project_dir))

@@ -1,30 +1,43 @@
 """Execute one notebook and check it wrote what it declared.
 
-``quarto render`` when quarto is on PATH; otherwise jupytext reads the notebook and nbclient runs
-it on a real Jupyter kernel. Either way the executed notebook lands in build/notebooks/ and every
-declared output must exist afterwards.
+``quarto render`` when quarto is on PATH (parameters as ``-P name:value``); otherwise jupytext
+reads the notebook, the parameters go into an injected cell (papermill's convention) and nbclient
+runs it on a real Jupyter kernel. Either way the executed notebook lands in build/notebooks/ with
+an HTML render beside it, every declared output must exist afterwards, and files written into
+figures/, tables/ or results/ that nobody declares are reported.
 """
 
 from __future__ import annotations
 
+import json
+import logging
 import os
 import re
 import shutil
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from chapterwise.diagnostics import ChapterwiseError, Diagnostic, error
-from chapterwise.frontmatter import FrontMatter, NotebookFormat, notebook_format
+import yaml
+
+from chapterwise.diagnostics import ChapterwiseError, Diagnostic, error, warning
+from chapterwise.frontmatter import FrontMatter, NotebookFormat, ParamValue, notebook_format
 from chapterwise.fsutil import atomic_write_bytes
 from chapterwise.process import failure_message, run_tool
 
+logger = logging.getLogger(__name__)
+
 KERNEL_NAME = "python3"
+PARAMETERS_TAG = "parameters"
+INJECTED_TAG = "injected-parameters"
+# Where notebooks put what the thesis uses; a file written here must be declared.
+WATCHED_DIRS = ("figures", "tables", "results")
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _CELL_LINE = re.compile(r"Cell In\s*\[(\d*)\], line (\d+)")
 _FENCE = re.compile(r"^```+\s*\{(?:python|py)\b[^}]*\}\s*$")
+_TAGS_OPTION = re.compile(r"^#\|\s*tags\s*:(.*)$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,15 +50,31 @@ class NotebookRun:
     log: Path
     timeout: int
     source_date_epoch: int
+    html: Path | None = None
+    # Files other jobs of the build write (declared elsewhere): not this notebook's business.
+    generated: frozenset[str] = frozenset()
 
     @property
     def relative(self) -> str:
         return self.source.relative_to(self.root).as_posix()
 
+    def shown(self, path: Path) -> str:
+        """``path`` as messages show it: relative to the project when inside it."""
+        inside = path.is_relative_to(self.root)
+        return path.relative_to(self.root).as_posix() if inside else str(path)
 
-def quarto_command(source: str, *, executed: str, root: Path) -> tuple[str, ...]:
-    """argv for ``quarto render`` writing the executed notebook to ``executed``."""
+
+def quarto_command(
+    source: str, *, executed: str, root: Path, params: Mapping[str, ParamValue] | None = None
+) -> tuple[str, ...]:
+    """argv for ``quarto render`` writing the executed notebook to ``executed``.
+
+    Each parameter becomes ``-P name:value``; quarto reads the value as YAML, and JSON is YAML.
+    """
     executed_path = Path(executed)
+    param_args: list[str] = []
+    for name, value in (params or {}).items():
+        param_args += ["-P", f"{name}:{json.dumps(value)}"]
     return (
         "quarto",
         "render",
@@ -55,11 +84,49 @@ def quarto_command(source: str, *, executed: str, root: Path) -> tuple[str, ...]
         "--execute",
         "--execute-dir",
         str(root),
+        *param_args,
         "--output-dir",
         str(executed_path.parent),
         "--output",
         executed_path.name,
     )
+
+
+def render_parameters(params: Mapping[str, ParamValue]) -> str:
+    """The source of the injected cell: one assignment per parameter, as a Python literal."""
+    lines = ["# Parameters (injected by chapterwise from the front matter)"]
+    lines += [f"{name} = {value!r}" for name, value in params.items()]
+    return "\n".join(lines)
+
+
+def cell_tags(cell: Any) -> list[str]:
+    """A cell's tags: its metadata, or a quarto ``#| tags: [...]`` option line."""
+    tags = [str(tag) for tag in cell.get("metadata", {}).get("tags", [])]
+    for line in str(cell.get("source", "")).splitlines():
+        if not line.startswith("#|"):
+            break
+        match = _TAGS_OPTION.match(line.strip())
+        if match:
+            try:
+                value = yaml.safe_load(match.group(1))
+            except yaml.YAMLError:
+                continue
+            tags += [str(v) for v in value] if isinstance(value, list) else [str(value)]
+    return tags
+
+
+def inject_parameters(notebook: Any, params: Mapping[str, ParamValue]) -> int | None:
+    """Insert the parameters cell after the one tagged ``parameters`` (else first); its index."""
+    if not params:
+        return None
+    from nbformat.v4 import new_code_cell
+
+    tagged = [i for i, c in enumerate(notebook.cells) if PARAMETERS_TAG in cell_tags(c)]
+    index = tagged[0] + 1 if tagged else 0
+    cell = new_code_cell(render_parameters(params), metadata={"tags": [INJECTED_TAG]})  # type: ignore[no-untyped-call]
+    cell["id"] = INJECTED_TAG  # a fixed id keeps the executed notebook reproducible
+    notebook.cells.insert(index, cell)
+    return index
 
 
 def kernel_environment(run: NotebookRun, base: Mapping[str, str]) -> dict[str, str]:
@@ -129,50 +196,71 @@ def failure_line(traceback_text: str, code_starts: list[int], fallback: int) -> 
     return code_starts[index] + int(line) - 1
 
 
-def _execute_with_kernel(run: NotebookRun) -> list[Diagnostic]:
+def _kernel_failure(
+    exc: Exception, *, kernel: str, run: NotebookRun, front: FrontMatter
+) -> Diagnostic:
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    installed = ", ".join(sorted(KernelSpecManager().find_kernel_specs())) or "none"
+    return error(
+        f"kernel '{kernel}' is not installed ({exc})",
+        "unknown-kernel",
+        run.relative,
+        front.key_lines.get("kernel", front.header_line),
+        hint=f"installed kernels: {installed}",
+    )
+
+
+def _execute_with_kernel(run: NotebookRun, front: FrontMatter) -> list[Diagnostic]:
     import nbformat
+    from jupyter_client.kernelspec import NoSuchKernel
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
     notebook = read_notebook(run.source)
+    kernel = front.kernel or KERNEL_NAME
+    display = "Python 3" if kernel == KERNEL_NAME else kernel
     notebook.metadata["kernelspec"] = {
-        "name": KERNEL_NAME,
-        "display_name": "Python 3",
+        "name": kernel,
+        "display_name": display,
         "language": "python",
     }
     text = run.source.read_text(encoding="utf-8")
     sources = [cell.source for cell in notebook.cells]
     starts = cell_start_lines(text, notebook_format(run.source.name), sources)
+    injected = inject_parameters(notebook, front.params)
+    if injected is not None:
+        starts.insert(injected, front.key_lines.get("params", front.header_line))
     client = NotebookClient(
         notebook,
         timeout=run.timeout,
-        kernel_name=KERNEL_NAME,
+        kernel_name=kernel,
         resources={"metadata": {"path": str(run.root)}},
     )
     code_starts = [starts[i] for i, cell in enumerate(notebook.cells) if cell.cell_type == "code"]
     problems: list[Diagnostic] = []
-    inside = run.log.is_relative_to(run.root)
-    shown = run.log.relative_to(run.root).as_posix() if inside else run.log
-    hint = f"see {shown}"
+    hint = f"see {run.shown(run.log)}"
     try:
         with client.setup_kernel(env=kernel_environment(run, os.environ)):
             code_number = 0
             for index, cell in enumerate(notebook.cells):
                 if cell.cell_type != "code":
                     continue
-                code_number += 1
+                if index != injected:
+                    code_number += 1
                 try:
                     client.execute_cell(cell, index)
                 except CellTimeoutError:
                     problems.append(
                         error(
-                            f"cell {code_number} ran longer than {run.timeout} s and was stopped",
+                            f"cell {code_number} timed out after {run.timeout} s",
                             "cell-timeout",
                             run.relative,
                             starts[index],
-                            hint=hint,
                         )
                     )
+                    # A hung kernel may ignore a polite shutdown request: kill it.
+                    client.shutdown_kernel = "immediate"
                     break
                 except CellExecutionError as exc:
                     tb = _ANSI.sub("", str(exc))
@@ -180,9 +268,11 @@ def _execute_with_kernel(run: NotebookRun) -> list[Diagnostic]:
                     ename = getattr(exc, "ename", "") or "Error"
                     evalue = (getattr(exc, "evalue", "") or "").strip().splitlines()
                     detail = f"{ename}: {evalue[0]}" if evalue else ename
+                    what = "the injected parameters cell" if index == injected else "cell"
+                    number = "" if index == injected else f" {code_number}"
                     problems.append(
                         error(
-                            f"cell {code_number} failed: {detail}",
+                            f"{what}{number} failed: {detail}",
                             "cell-failed",
                             run.relative,
                             line,
@@ -192,6 +282,8 @@ def _execute_with_kernel(run: NotebookRun) -> list[Diagnostic]:
                     with run.log.open("a", encoding="utf-8") as handle:
                         handle.write(tb + "\n")
                     break
+    except NoSuchKernel as exc:
+        problems.append(_kernel_failure(exc, kernel=kernel, run=run, front=front))
     except DeadKernelError as exc:
         problems.append(error(f"the kernel died: {exc}", "kernel-died", run.relative, hint=hint))
     run.executed.parent.mkdir(parents=True, exist_ok=True)
@@ -200,12 +292,52 @@ def _execute_with_kernel(run: NotebookRun) -> list[Diagnostic]:
     return problems
 
 
-def _execute_with_quarto(run: NotebookRun) -> list[Diagnostic]:
-    command = quarto_command(run.relative, executed=str(run.executed), root=run.root)
+def _execute_with_quarto(run: NotebookRun, front: FrontMatter) -> list[Diagnostic]:
+    command = quarto_command(
+        run.relative, executed=str(run.executed), root=run.root, params=front.params
+    )
     result = run_tool(command, cwd=run.root, log=run.log, env=kernel_environment(run, os.environ))
     if result.ok:
         return []
     return [error(failure_message(result, root=run.root), "notebook-failed", run.relative)]
+
+
+def render_html(executed: Path) -> bytes:
+    """An executed notebook as a standalone HTML page (nbconvert's lab template)."""
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    notebook = nbformat.read(executed, as_version=4)  # type: ignore[no-untyped-call]
+    body, _ = HTMLExporter().from_notebook_node(notebook)  # type: ignore[no-untyped-call]
+    return body.encode("utf-8")
+
+
+Snapshot = dict[str, tuple[int, int]]
+
+
+def snapshot_outputs(root: Path, folders: Iterable[str] = WATCHED_DIRS) -> Snapshot:
+    """(mtime in ns, size) of every file under the folders generated files go to."""
+    found: Snapshot = {}
+    for folder in folders:
+        base = root / folder
+        if not base.is_dir():
+            continue
+        for path in base.rglob("*"):
+            if path.name.startswith(".") or not path.is_file():
+                continue
+            stat = path.stat()
+            found[path.relative_to(root).as_posix()] = (stat.st_mtime_ns, stat.st_size)
+    return found
+
+
+def undeclared_outputs(
+    before: Snapshot, after: Snapshot, *, declared: Iterable[str], generated: Iterable[str]
+) -> list[str]:
+    """Files created or changed between two snapshots that nobody declares, sorted."""
+    known = {*declared, *generated}
+    return sorted(
+        path for path, state in after.items() if before.get(path) != state and path not in known
+    )
 
 
 def check_outputs(run: NotebookRun, front: FrontMatter, *, started: float) -> list[Diagnostic]:
@@ -226,16 +358,51 @@ def check_outputs(run: NotebookRun, front: FrontMatter, *, started: float) -> li
     return problems
 
 
-def run_notebook(run: NotebookRun, front: FrontMatter) -> None:
-    """Execute the notebook; raise ChapterwiseError with file:line diagnostics on failure."""
+def _keep_failed_run(run: NotebookRun) -> None:
+    """Copy the partly executed notebook (and its HTML) beside the log.
+
+    Snakemake deletes the outputs of a failed job, build/notebooks/<name>.ipynb included; the
+    log folder survives, so the executed cells stay inspectable there.
+    """
+    if not run.executed.is_file():
+        return
+    kept = run.log.with_suffix(".ipynb")
+    atomic_write_bytes(kept, run.executed.read_bytes())
+    try:
+        atomic_write_bytes(run.log.with_suffix(".html"), render_html(kept))
+    except (OSError, ValueError) as exc:  # the notebook's own failure is what matters here
+        logger.warning("no HTML of the failed run of %s: %s", run.relative, exc)
+
+
+def run_notebook(run: NotebookRun, front: FrontMatter) -> tuple[Diagnostic, ...]:
+    """Execute the notebook and return warnings; raise ChapterwiseError (file:line) on failure."""
     for output in front.outputs:
         (run.root / output).parent.mkdir(parents=True, exist_ok=True)
     run.log.parent.mkdir(parents=True, exist_ok=True)
     run.log.write_text(f"notebook {run.relative}\n", encoding="utf-8")
+    before = snapshot_outputs(run.root)
     started = time.time()
     execute = _execute_with_quarto if shutil.which("quarto") else _execute_with_kernel
-    problems = execute(run)
+    problems = execute(run, front)
     if not problems:
         problems = check_outputs(run, front, started=started)
+    found: list[Diagnostic] = [
+        warning(
+            f"wrote '{path}', which its front matter does not declare",
+            "undeclared-output",
+            run.relative,
+            front.start_line,
+        )
+        for path in undeclared_outputs(
+            before,
+            snapshot_outputs(run.root),
+            declared=front.outputs,
+            generated=run.generated,
+        )
+    ]
     if problems:
-        raise ChapterwiseError(problems)
+        _keep_failed_run(run)
+        raise ChapterwiseError([*problems, *found])
+    if run.html is not None:
+        atomic_write_bytes(run.html, render_html(run.executed))
+    return tuple(found)
