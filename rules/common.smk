@@ -6,7 +6,6 @@ from snakemake.utils import validate
 from chapterwise.config import SCHEMA_PATH, load_config
 from chapterwise.project import load_project, wildcard_pattern
 
-
 # load_config checks against the same schema first, so a mistake is reported as config.yaml:LINE.
 CONFIG = load_config(config, root=Path.cwd())
 validate(config, schema=str(SCHEMA_PATH))

@@ -44,3 +44,14 @@ def copy_workflow(target: Path) -> None:
     """Copy the Snakefile and rules/ (the workflow a user copies into their thesis)."""
     shutil.copy2(REPO / "Snakefile", target / "Snakefile")
     shutil.copytree(REPO / "rules", target / "rules", dirs_exist_ok=True)
+
+
+def write_files(root: Path, files: dict[str, str | bytes]) -> None:
+    """Write text or bytes files under ``root``, making their folders."""
+    for name, content in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content)

@@ -16,6 +16,7 @@ from chapterwise.bibcheck import (
     parse_bibliography,
 )
 from chapterwise.diagnostics import Severity
+from tests.conftest import write_files as write
 
 GOOD = """@article{smith2020,
   author = {Smith, Ann},
@@ -119,16 +120,6 @@ def test_citation_commands_of_latex_natbib_and_biblatex() -> None:
     keys = [c.key for c in citations_in(text, "x.tex")]
     assert keys == ["a", "b", "c", "d", "e", "f", "g", "h", "*"]
     assert citations_in(text, "x.tex")[5].line == 3
-
-
-def write(root: Path, files: dict[str, str | bytes]) -> None:
-    for name, content in files.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if isinstance(content, bytes):
-            path.write_bytes(content)
-        else:
-            path.write_text(content)
 
 
 def test_a_missing_bib_file_is_reported_where_it_is_added(tmp_path: Path) -> None:

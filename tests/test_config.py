@@ -59,3 +59,18 @@ def test_broken_yaml_has_a_line(tmp_path: Path) -> None:
 def test_parse_config_accepts_snakemake_filled_mapping(tmp_path: Path) -> None:
     config = parse_config({"thesis": "main.tex", "output": "out/main.pdf"}, root=tmp_path)
     assert (config.thesis, config.output) == ("main.tex", "out/main.pdf")
+
+
+def test_check_severities_accept_a_bare_off(tmp_path: Path) -> None:
+    (tmp_path / "config.yaml").write_text("checks:\n  uncited-entry: off\n  duplicate-doi: error\n")
+    config = read_config(tmp_path)
+    assert config.checks == {"uncited-entry": "off", "duplicate-doi": "error"}
+
+
+def test_an_unknown_check_severity_points_at_checks(tmp_path: Path) -> None:
+    (tmp_path / "config.yaml").write_text("title: T\nchecks:\n  uncited-entry: loud\n")
+    with pytest.raises(ChapterwiseError) as caught:
+        read_config(tmp_path)
+    (problem,) = caught.value.diagnostics
+    assert (problem.path, problem.line, problem.code) == ("config.yaml", 2, "bad-config")
+    assert "'loud' is not one of" in problem.message

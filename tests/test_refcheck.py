@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from chapterwise.diagnostics import Severity
 from chapterwise.refcheck import check_references, scan_references, thesis_files
+from tests.conftest import write_files as write
 
 FIGURE = (
     "\\begin{figure}\n\\centering\n\\caption{A plot.}\\label{fig:plot}\n\\end{figure}\n"
@@ -83,16 +84,6 @@ def test_starred_and_sideways_floats() -> None:
     text = "\\begin{table*}\\caption{T}\\end{table*}\n"
     _, _, problems = scan_references(text, "a.tex")
     assert [p.code for p in problems] == ["unlabelled-float"]
-
-
-def write(root: Path, files: dict[str, str | bytes]) -> None:
-    for name, content in files.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if isinstance(content, bytes):
-            path.write_bytes(content)
-        else:
-            path.write_text(content)
 
 
 def test_thesis_files_follow_every_include_form(tmp_path: Path) -> None:

@@ -12,12 +12,23 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
-from chapterwise.diagnostics import Diagnostic, Severity, format_diagnostic, warning
+from chapterwise.config import Config
+from chapterwise.diagnostics import (
+    ChapterwiseError,
+    Diagnostic,
+    Severity,
+    error,
+    format_diagnostic,
+    warning,
+)
 from chapterwise.fsutil import atomic_write_bytes
-from chapterwise.project import TABLES_DIR, Project
+from chapterwise.project import BUILD_DIR, TABLES_DIR, Project, load_project
 from chapterwise.texlog import read_tex_log
 
 FORMATS = ("text", "json", "github")
+STATIC_CHECKS = ("bibliography", "crossrefs", "artifacts")
+BUILD_CHECKS = ("logs", "pdf")
+CHECKS = (*STATIC_CHECKS, *BUILD_CHECKS)
 _LEVELS = {"error": Severity.ERROR, "warning": Severity.WARNING, "note": Severity.NOTE}
 
 
@@ -158,3 +169,62 @@ def write_report(path: Path, check: str, diagnostics: Sequence[Diagnostic]) -> N
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(path, (json.dumps(document, indent=2) + "\n").encode("utf-8"))
+
+
+def _project(root: Path, config: Config) -> Project | None:
+    """The chapterwise inventory, or None for a thesis that is not laid out for chapterwise."""
+    try:
+        return load_project(root, config)
+    except ChapterwiseError:
+        return None
+
+
+def run_checks(
+    root: Path, config: Config, checks: Sequence[str], main: str | None = None
+) -> list[Diagnostic]:
+    """Run the named checks on the thesis whose main file is ``main`` (default: the config's)."""
+    main = main or config.thesis
+    found: list[Diagnostic] = []
+    if not (root / main).is_file():
+        return [error(f"main file '{main}' not found", "missing-main", hint="name the main .tex")]
+    if "bibliography" in checks or "crossrefs" in checks:
+        from chapterwise.refcheck import thesis_files
+
+        project = _project(root, config)
+        generated: list[str] = []
+        if project is not None:
+            generated = [*project.producers]
+            generated += [f"{TABLES_DIR}/{n}.tex" for n in (*project.tables, *project.values)]
+        files, problems = thesis_files(root / main, root, generated)
+        found.extend(problems)
+        if "bibliography" in checks:
+            from chapterwise.bibcheck import check_thesis_bibliography
+
+            found.extend(check_thesis_bibliography(files, root=root))
+        if "crossrefs" in checks:
+            from chapterwise.refcheck import check_references
+
+            found.extend(check_references(files))
+    if "artifacts" in checks:
+        project = _project(root, config)
+        if project is not None and main == config.thesis:
+            found.extend(check_artifacts(project))
+    if "logs" in checks:
+        project = _project(root, config)
+        names = project.chapter_names if project is not None else ()
+        logs = [root / BUILD_DIR / "chapters" / name / f"{name}.log" for name in names]
+        logs.append(root / BUILD_DIR / "thesis" / "thesis.log")
+        found.extend(check_logs(logs, root=root))
+    if "pdf" in checks:
+        from chapterwise.pdfcheck import check_pdf
+
+        found.extend(
+            check_pdf(
+                root / config.output, shown=config.output, title=config.title, author=config.author
+            )
+        )
+    return apply_severities(_unique(found), config.checks)
+
+
+def _unique(diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:
+    return list(dict.fromkeys(diagnostics))

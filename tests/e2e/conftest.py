@@ -90,7 +90,7 @@ def built_mini(tmp_path_factory: pytest.TempPathFactory) -> Path:
     build(directory)
     # Previews typeset before the first thesis build carry chapter numbers but not yet the
     # thesis' cross-references; rebuilding them once reaches the state of a working tree.
-    result = snakemake(directory, "--forcerun", "compile_chapter", "thesis.pdf")
+    result = snakemake(directory, "thesis.pdf", "--forcerun", "compile_chapter")
     assert result.returncode == 0, result.stderr[-4000:]
     return directory
 

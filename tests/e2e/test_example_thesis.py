@@ -40,7 +40,7 @@ def example(tmp_path_factory: pytest.TempPathFactory) -> Path:
     build(target)
     # Previews typeset before the first thesis build carry chapter numbers but not yet the
     # thesis' cross-references; rebuilding them once reaches the state of a working tree.
-    result = snakemake(target, "--forcerun", "compile_chapter", "thesis.pdf")
+    result = snakemake(target, "thesis.pdf", "--forcerun", "compile_chapter")
     assert result.returncode == 0, result.stderr[-4000:]
     return target
 
