@@ -1,6 +1,8 @@
 # chapterwise: notebooks -> tables, macros, figures -> chapter previews -> thesis.pdf
 from snakemake.utils import min_version
 
+from chapterwise.report import report_build
+
 min_version("9.0")
 
 
@@ -12,6 +14,7 @@ include: "rules/notebooks.smk"
 include: "rules/tables.smk"
 include: "rules/chapters.smk"
 include: "rules/thesis.smk"
+include: "rules/checks.smk"
 
 
 localrules:
@@ -21,3 +24,13 @@ localrules:
 rule all:
     input:
         config["output"],
+        rules.check.input,
+
+
+# build/reports/build.json (+ provenance.json on success) and a table of job times
+onsuccess:
+    report_build(log, PROJECT, ok=True)
+
+
+onerror:
+    report_build(log, PROJECT, ok=False)

@@ -1,4 +1,5 @@
-# Each chapter typeset alone, in the thesis' context (\includeonly + the last thesis aux files).
+# Each chapter typeset alone, in the thesis' context (\includeonly + the last thesis build's
+# state): its preview, and the pages compile_thesis splices into thesis.pdf.
 
 
 rule compile_chapter:

@@ -9,11 +9,18 @@ import pytest
 
 from chapterwise.diagnostics import ChapterwiseError
 from chapterwise.latex import (
+    HOOK_FILE,
+    HOOKS_DIR,
     LATEX_FLAGS,
+    MARKER_FILES,
     LatexJob,
+    RerunDecision,
+    hook_inputs,
     latex_environment,
     latexmk_command,
+    pdflatex_command,
     run_latex,
+    run_passes,
     seed_chapter_numbers,
     seed_from_thesis,
 )
@@ -38,13 +45,32 @@ def test_command_has_the_fixed_flags_and_no_shell_escape(tmp_path: Path) -> None
         assert flag in command
     assert "-latexoption=-no-shell-escape" in command
     assert "-outdir=build/thesis" in command and "-jobname=thesis" in command
-    assert not any(part.startswith("-usepretex") for part in command)
+    assert f"-usepretex=\\input{{{HOOK_FILE}}}" in command, "every run reads the hooks"
 
 
 def test_chapter_command_includes_only_that_chapter(tmp_path: Path) -> None:
     command = latexmk_command(make_job(tmp_path, "chapters/two", "two"))
-    assert r"-usepretex=\includeonly{chapters/two}" in command
+    assert f"-usepretex=\\includeonly{{chapters/two}}\\input{{{HOOK_FILE}}}" in command
     assert "-outdir=build/chapters/two" in command and "-jobname=two" in command
+
+
+def test_one_pass_command_matches_what_latexmk_runs(tmp_path: Path) -> None:
+    command = pdflatex_command(make_job(tmp_path, "chapters/two", "two"))
+    assert command[0] == "pdflatex" and "-no-shell-escape" in command
+    assert "-output-directory=build/chapters/two" in command and "-jobname=two" in command
+    assert (
+        command[-1] == f"\\includeonly{{chapters/two}}\\input{{{HOOK_FILE}}}\\input{{thesis.tex}}"
+    )
+
+
+def test_hooks_are_found_first_and_declared_when_inside_the_project(tmp_path: Path) -> None:
+    env = latex_environment(make_job(tmp_path), {"TEXINPUTS": "/mine:"})
+    assert env["TEXINPUTS"].split(":")[:2] == [str(HOOKS_DIR), "/mine"]
+    assert latex_environment(make_job(tmp_path), {})["TEXINPUTS"].endswith(":")
+    assert hook_inputs(tmp_path) == []
+    inside = hook_inputs(HOOKS_DIR.parent.parent)
+    assert f"chapterwise/tex/{HOOK_FILE}" in inside
+    assert all((HOOKS_DIR / name).is_file() for name in (HOOK_FILE, *MARKER_FILES.values()))
 
 
 def test_environment_is_reproducible_and_keeps_caches_in_build(tmp_path: Path) -> None:
@@ -145,3 +171,51 @@ def test_first_build_preview_carries_its_number_in_the_thesis(tmp_path: Path) ->
     ).stdout
     assert "Chapter 2" in text
     assert "Chapter 1" not in text and "Chapter 4" not in text
+
+
+def test_hooks_log_each_include_and_mark_its_reads(tmp_path: Path) -> None:
+    write_project(tmp_path, "\\chapter{Two}\\label{two}\nSee \\ref{one}.\n")
+    result = run_latex(
+        make_job(tmp_path), includes=["chapters/one", "chapters/two"], log_path=tmp_path / "l"
+    )
+    log = (result.pdf.parent / "thesis.log").read_text()
+    assert "chapterwise:begin;chapters/one;0;" in log
+    assert "chapterwise:end;chapters/two;" in log
+    aux = (result.pdf.parent / "thesis.aux").read_text()
+    assert "\\chapterwise@end{chapters/one}" in aux and "\\chapterwise@end{chapters/two}" in aux
+    fls = (result.pdf.parent / "thesis.fls").read_text()
+    assert fls.count(MARKER_FILES["begin"]) == 2 and fls.count(MARKER_FILES["end"]) == 2
+
+
+def test_passes_run_until_the_watched_file_is_stable(tmp_path: Path) -> None:
+    write_project(tmp_path, "\\chapter{Two}\\label{two}\nThis is chapter \\ref{two}.\n")
+    job = make_job(tmp_path, "chapters/two", "two")
+    prepared: list[int] = []
+    result = run_passes(
+        job,
+        includes=["chapters/one", "chapters/two"],
+        log_path=tmp_path / "passes.log",
+        watched=job.directory / "chapters" / "two.aux",
+        prepare=prepared.append,
+    )
+    assert (result.decision, result.passes, prepared) == (RerunDecision.DONE, 2, [1, 2])
+    assert "rerun: two.aux sha256" in (tmp_path / "passes.log").read_text()
+    text = subprocess.run(
+        ["pdftotext", str(result.pdf), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    assert "This is chapter 1." in text, "the second pass resolves the new label"
+
+
+def test_a_failing_pass_reports_the_chapter_line(tmp_path: Path) -> None:
+    write_project(tmp_path, "\\chapter{Two}\n\nBroken \\nosuchmacro here.\n")
+    job = make_job(tmp_path, "chapters/two", "two")
+    with pytest.raises(ChapterwiseError) as caught:
+        run_passes(
+            job,
+            includes=["chapters/one", "chapters/two"],
+            log_path=tmp_path / "passes.log",
+            watched=job.directory / "chapters" / "two.aux",
+            prepare=lambda number: None,
+        )
+    first = caught.value.diagnostics[0]
+    assert (first.path, first.line, first.code) == ("chapters/two.tex", 3, "latex-error")

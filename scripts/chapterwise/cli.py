@@ -36,21 +36,29 @@ def cmd_render_notebook(args: argparse.Namespace) -> Sequence[Diagnostic]:
     from chapterwise.frontmatter import read_front_matter
     from chapterwise.fsutil import project_path
     from chapterwise.notebooks import NotebookRun, run_notebook
+    from chapterwise.project import TABLES_DIR, load_project
 
     root = _root(args)
     config = read_config(root)
     source = root / project_path(args.notebook, root=root, origin="command line", what="notebook")
     front = read_front_matter(source, root=root)
+    try:  # what the other jobs of a build write is theirs, not an undeclared output of this one
+        project = load_project(root, config)
+        rendered = (f"{TABLES_DIR}/{name}.tex" for name in (*project.tables, *project.values))
+        generated = frozenset([*project.producers, *rendered])
+    except ChapterwiseError:
+        generated = frozenset()
     run = NotebookRun(
         root=root,
         source=source,
         executed=(root / args.executed).resolve(),
         log=_log_path(args, f"build/logs/render_notebook/{source.stem}.log"),
-        timeout=config.notebook_timeout,
+        timeout=front.timeout or config.notebook_timeout,
         source_date_epoch=config.source_date_epoch,
+        html=(root / args.html).resolve() if args.html else None,
+        generated=generated,
     )
-    run_notebook(run, front)
-    return ()
+    return [*front.warnings, *run_notebook(run, front)]
 
 
 def cmd_render_table(args: argparse.Namespace) -> Sequence[Diagnostic]:
@@ -77,11 +85,16 @@ def _compile(args: argparse.Namespace, chapter_name: str | None) -> Sequence[Dia
     from chapterwise.latex import (
         THESIS_JOB,
         LatexJob,
+        hook_inputs,
         run_latex,
         seed_chapter_numbers,
         seed_from_thesis,
     )
     from chapterwise.project import BUILD_DIR, load_project
+
+    if chapter_name is None:
+        return _assemble(args, "full")
+    from chapterwise.assemble import read_state, run_chapter_pass
 
     root = _root(args)
     config = read_config(root)
@@ -90,41 +103,71 @@ def _compile(args: argparse.Namespace, chapter_name: str | None) -> Sequence[Dia
     if missing:
         raise ChapterwiseError(missing)
     includes = [chapter.include for chapter in project.chapters]
-    if chapter_name is None:
-        job = LatexJob(
-            root, config.thesis, THESIS_JOB, f"{BUILD_DIR}/thesis", None, config.source_date_epoch
-        )
-        declared = project.thesis_inputs()
+    chapter = project.chapter(chapter_name)
+    job = LatexJob(
+        root,
+        config.thesis,
+        chapter.name,
+        f"{BUILD_DIR}/chapters/{chapter.name}",
+        chapter.include,
+        config.source_date_epoch,
+    )
+    # \include of an excluded chapter only probes its source for existence (the .fls
+    # lists it), so the other chapters' own files count as declared.
+    declared = [f for files in project.chapter_inputs(chapter.name).values() for f in files]
+    declared += [other.path for other in project.chapters] + hook_inputs(root)
+    log_path = _log_path(args, f"build/logs/{job.jobname}.log")
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    log_path.write_text(f"latex job {job.jobname} in {job.outdir}\n", encoding="utf-8")
+    state = read_state(root)
+    if state is not None:
+        # After a thesis build: one pass in a copy of its state, which the thesis can splice.
+        result = run_chapter_pass(project, chapter.name, state, log_path=log_path)
     else:
-        chapter = project.chapter(chapter_name)
-        job = LatexJob(
-            root,
-            config.thesis,
-            chapter.name,
-            f"{BUILD_DIR}/chapters/{chapter.name}",
-            chapter.include,
-            config.source_date_epoch,
-        )
         thesis_dir = root / BUILD_DIR / "thesis"
         seed_from_thesis(job, thesis_dir, includes)
         if not (thesis_dir / f"{THESIS_JOB}.aux").is_file():
             seed_chapter_numbers(job, project.chapter_counters())
-        # \include of an excluded chapter only probes its source for existence (the .fls
-        # lists it), so the other chapters' own files count as declared.
-        declared = [f for files in project.chapter_inputs(chapter.name).values() for f in files]
-        declared += [other.path for other in project.chapters]
-    log_path = _log_path(args, f"build/logs/{job.jobname}.log")
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    log_path.write_text(f"latex job {job.jobname} in {job.outdir}\n", encoding="utf-8")
-    result = run_latex(job, includes=includes, log_path=log_path)
+        result = run_latex(job, includes=includes, log_path=log_path)
     copy_atomic(result.pdf, root / args.pdf)
-    what = "the thesis" if chapter_name is None else f"chapter '{chapter_name}'"
-    receipt = check_undeclared(
-        read_fls(job.directory / f"{job.jobname}.fls"), root=root, declared=declared, job=what
+    return check_undeclared(
+        read_fls(job.directory / f"{job.jobname}.fls"),
+        root=root,
+        declared=declared,
+        job=f"chapter '{chapter_name}'",
     )
-    if chapter_name is None:
-        return [*(d for d in result.diagnostics if d.severity is Severity.WARNING), *receipt]
-    return receipt
+
+
+def _assemble(args: argparse.Namespace, mode: str | None) -> Sequence[Diagnostic]:
+    """The thesis PDF: spliced from the changed chapters' passes, or typeset whole."""
+    from chapterwise.assemble import assemble_thesis
+    from chapterwise.config import read_config
+    from chapterwise.fls import check_undeclared, read_fls
+    from chapterwise.latex import THESIS_JOB, hook_inputs
+    from chapterwise.project import BUILD_DIR, load_project
+
+    root = _root(args)
+    config = read_config(root)
+    project = load_project(root, config)
+    missing = project.missing()
+    if missing:
+        raise ChapterwiseError(missing)
+    log_path = _log_path(args, f"build/logs/{THESIS_JOB}.log")
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    log_path.write_text(f"thesis assembly in {BUILD_DIR}/thesis\n", encoding="utf-8")
+    outcome = assemble_thesis(
+        project, mode=mode or config.assembly, log_path=log_path, output=root / args.pdf
+    )
+    note = Diagnostic(Severity.NOTE, outcome.message, outcome.code, config.output)
+    if outcome.kind != "full":
+        return [note]
+    receipt = check_undeclared(
+        read_fls(root / BUILD_DIR / "thesis" / f"{THESIS_JOB}.fls"),
+        root=root,
+        declared=[*project.thesis_inputs(), *hook_inputs(root)],
+        job="the thesis",
+    )
+    return [note, *outcome.diagnostics, *receipt]
 
 
 def cmd_compile_chapter(args: argparse.Namespace) -> Sequence[Diagnostic]:
@@ -132,7 +175,11 @@ def cmd_compile_chapter(args: argparse.Namespace) -> Sequence[Diagnostic]:
 
 
 def cmd_compile_thesis(args: argparse.Namespace) -> Sequence[Diagnostic]:
-    return _compile(args, None)
+    return _assemble(args, "full")
+
+
+def cmd_assemble_thesis(args: argparse.Namespace) -> Sequence[Diagnostic]:
+    return _assemble(args, args.assembly)
 
 
 def cmd_publish(args: argparse.Namespace) -> Sequence[Diagnostic]:
@@ -140,6 +187,67 @@ def cmd_publish(args: argparse.Namespace) -> Sequence[Diagnostic]:
 
     root = _root(args)
     copy_atomic(root / args.source, root / args.target)
+    return ()
+
+
+def cmd_dag(args: argparse.Namespace) -> Sequence[Diagnostic]:
+    from chapterwise.config import read_config
+    from chapterwise.diagnostics import error
+    from chapterwise.report import REPORT_DIR, draw_dag
+
+    root = _root(args)
+    fmt = args.format or (Path(args.output).suffix.lstrip(".") if args.output else "svg")
+    if fmt not in ("svg", "pdf"):
+        raise ChapterwiseError(error(f"cannot draw a '{fmt}' file", "bad-usage", hint="svg or pdf"))
+    output = root / (args.output or f"{REPORT_DIR}/dag.{fmt}")
+    target = args.target or read_config(root).output
+    draw_dag(root, target=target, output=output, fmt=fmt)
+    return ()
+
+
+def cmd_check(args: argparse.Namespace) -> Sequence[Diagnostic]:
+    from chapterwise.check import CHECKS, STATIC_CHECKS, render, run_checks, write_report
+    from chapterwise.config import read_config
+    from chapterwise.diagnostics import error
+
+    root = _root(args)
+    checks = tuple(args.checks.split(",")) if args.checks else STATIC_CHECKS
+    unknown = [name for name in checks if name not in CHECKS]
+    if unknown:
+        args.exit_code = EXIT_USAGE
+        return [
+            error(f"no check '{unknown[0]}'", "bad-usage", hint=f"choose from {', '.join(CHECKS)}")
+        ]
+    try:
+        found = run_checks(root, read_config(root), checks, main=args.main)
+    except ChapterwiseError as exc:  # the thesis could not be read at all
+        args.exit_code = EXIT_USAGE
+        return exc.diagnostics
+    if any(d.code == "missing-main" for d in found):
+        args.exit_code = EXIT_USAGE
+    if args.report:
+        write_report(root / args.report, "+".join(checks), found)
+    if args.format != "text":
+        sys.stdout.write(render(found, args.format))
+        args.printed = True
+    return found
+
+
+def cmd_watch(args: argparse.Namespace) -> Sequence[Diagnostic]:
+    import os
+
+    from chapterwise.watch import WatchOptions, run_watch
+
+    root = _root(args)
+
+    def run_step(argv: Sequence[str]) -> Sequence[Diagnostic]:
+        # A rule's own command line, dispatched in this process: no interpreter start-up.
+        step = build_parser().parse_args(["--root", str(root), *argv])
+        return list(step.handler(step))
+
+    cores = args.cores or os.cpu_count() or 1
+    options = WatchOptions(debounce=args.debounce, cores=cores, open_viewer=args.open)
+    run_watch(root, options, run_step=run_step)
     return ()
 
 
@@ -165,6 +273,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     notebook.add_argument("notebook")
     notebook.add_argument("--executed", required=True, help="where the executed .ipynb goes")
+    notebook.add_argument("--html", default=None, help="where its HTML render goes")
 
     table = add("render-table", cmd_render_table, "render a CSV file as a booktabs table body")
     table.add_argument("source")
@@ -186,9 +295,38 @@ def build_parser() -> argparse.ArgumentParser:
     thesis = add("compile-thesis", cmd_compile_thesis, "typeset the whole thesis")
     thesis.add_argument("--pdf", required=True)
 
+    assemble = add(
+        "assemble-thesis",
+        cmd_assemble_thesis,
+        "update the thesis PDF: splice in the changed chapters, or typeset it whole",
+    )
+    assemble.add_argument("--pdf", required=True)
+    assemble.add_argument(
+        "--assembly",
+        choices=("auto", "full"),
+        default=None,
+        help="full: always typeset the whole thesis (default: the config's 'assembly')",
+    )
+
     publish = add("publish", cmd_publish, "atomically copy a finished PDF into place")
     publish.add_argument("source")
     publish.add_argument("target")
+
+    dag = add("dag", cmd_dag, "draw the job graph with each job's last time and status")
+    dag.add_argument("--format", choices=("svg", "pdf"), default=None, help="default: svg")
+    dag.add_argument("--output", default=None, help="default: build/reports/dag.<format>")
+    dag.add_argument("--target", default=None, help="default: the configured output PDF")
+    check = add("check", cmd_check, "check bibliography, cross-references and generated files")
+    check.add_argument("main", nargs="?", default=None, help="main .tex (default: config's)")
+    check.add_argument(
+        "--checks", default=None, help="comma-separated: bibliography,crossrefs,artifacts,logs,pdf"
+    )
+    check.add_argument("--format", choices=("text", "json", "github"), default="text")
+    check.add_argument("--report", default=None, help="also write a JSON report to this file")
+    watch = add("watch", cmd_watch, "rebuild the edited chapter's preview, then the thesis")
+    watch.add_argument("--open", action="store_true", help="open the thesis PDF in a viewer once")
+    watch.add_argument("--cores", type=int, default=None, help="parallel jobs (default: all)")
+    watch.add_argument("--debounce", type=float, default=0.1, help="seconds that end a save burst")
     return parser
 
 
@@ -221,11 +359,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"chapterwise: internal error: {exc!r}; details in {crash}", file=sys.stderr)
         return EXIT_INTERNAL
     lines = [format_diagnostic(diagnostic) for diagnostic in diagnostics]
-    for line in lines:
+    for line in [] if getattr(args, "printed", False) else lines:
         print(line, file=sys.stderr)
     if args.log and lines:
         log = Path(args.root) / args.log
         log.parent.mkdir(parents=True, exist_ok=True)
         with log.open("a", encoding="utf-8") as handle:
             handle.write("".join(f"{line}\n" for line in lines))
+    if getattr(args, "exit_code", None) is not None:
+        return int(args.exit_code)
     return EXIT_ERROR if any(d.severity is Severity.ERROR for d in diagnostics) else EXIT_OK

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,8 @@ class Config:
     source_date_epoch: int
     title: str
     author: str
+    assembly: str  # "auto" (splice when provably identical) or "full"
+    checks: Mapping[str, str] = field(default_factory=dict)  # check id -> error|warning|off
 
 
 def read_schema() -> dict[str, Any]:
@@ -100,6 +102,11 @@ def parse_config(
         source_date_epoch=int(filled["source_date_epoch"]),
         title=str(filled["title"]),
         author=str(filled["author"]),
+        assembly=str(filled["assembly"]),
+        checks={
+            str(key): "off" if value is False else str(value)
+            for key, value in filled["checks"].items()
+        },
     )
 
 

@@ -1,0 +1,53 @@
+"""Incremental thesis.pdf through real Snakemake: a chapter edit is spliced, and is right."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from tests.e2e.conftest import build, planned_jobs, snakemake
+from tests.pdforacle import differences, monolithic_build
+
+SPLICED = re.compile(
+    r"^thesis\.pdf: note: spliced chapters/intro \(pages? [\d-]+\) in [\d.]+ s \[spliced\]$",
+    re.MULTILINE,
+)
+
+
+def edit_word(mini: Path) -> None:
+    intro = mini / "chapters" / "intro.tex"
+    text = intro.read_text()
+    assert "How fast does" in text
+    intro.write_text(text.replace("How fast does", "How quickly does", 1))
+
+
+def test_one_word_edit_is_spliced_and_matches_a_full_build(mini: Path, tmp_path: Path) -> None:
+    edit_word(mini)
+    assert planned_jobs(mini) == {
+        ("compile_chapter", "build/chapters/intro.pdf"),
+        ("compile_thesis", "build/thesis.pdf"),
+        ("publish_thesis", "thesis.pdf"),
+    }
+    result = build(mini)
+    assert SPLICED.search(result.stderr + result.stdout), result.stderr[-3000:]
+    reference = monolithic_build(mini, tmp_path / "oracle")
+    assert differences(reference, mini / "thesis.pdf") == []
+    state = json.loads((mini / "build" / "thesis" / "chapterwise-state.json").read_text())
+    assert state["origin"] == "splice"
+    assert planned_jobs(mini) == set(), "the splice leaves nothing to do"
+
+
+def test_config_forces_the_monolithic_build(mini: Path) -> None:
+    edit_word(mini)
+    result = snakemake(mini, "thesis.pdf", "--config", "assembly=full")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "thesis.pdf: note: full build: assembly=full" in result.stderr + result.stdout
+
+
+def test_a_preamble_edit_takes_the_full_build(mini: Path) -> None:
+    main = mini / "thesis.tex"
+    main.write_text(main.read_text().replace(r"\date{}", r"\date{Spring}", 1))
+    result = build(mini)
+    output = result.stderr + result.stdout
+    assert "thesis.pdf: note: full build: thesis.tex changed" in output, output[-3000:]
