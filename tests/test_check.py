@@ -158,3 +158,32 @@ def test_report_file_counts_by_severity(tmp_path: Path) -> None:
     document = json.loads(report.read_text())
     assert (document["check"], document["errors"], document["warnings"]) == ("crossrefs", 1, 1)
     assert len(document["diagnostics"]) == 3
+
+
+def test_the_main_file_is_found_when_only_one_has_a_documentclass(tmp_path: Path) -> None:
+    from chapterwise.check import main_candidates, run_checks
+
+    (tmp_path / "paper.tex").write_text(
+        "% \\documentclass{x} in a comment\n\\documentclass{article}\n"
+    )
+    (tmp_path / "macros.tex").write_text("\\newcommand{\\x}{y} % not \\documentclass\n")
+    assert main_candidates(tmp_path) == ["paper.tex"]
+    (tmp_path / "paper.tex").write_text(
+        "\\documentclass{article}\n\\begin{document}\nSee \\ref{nowhere}.\n\\end{document}\n"
+    )
+    found = run_checks(tmp_path, parse_config({}, root=tmp_path), ("crossrefs",))
+    assert [(d.path, d.line, d.code) for d in found] == [("paper.tex", 3, "undefined-reference")]
+
+
+def test_several_main_candidates_are_named_in_the_hint(tmp_path: Path) -> None:
+    from chapterwise.check import run_checks
+
+    for name in ("a.tex", "b.tex"):
+        (tmp_path / name).write_text("\\documentclass{article}\n")
+    (found,) = run_checks(tmp_path, parse_config({}, root=tmp_path), ("crossrefs",))
+    assert found.code == "missing-main"
+    assert found.hint == "name the main .tex (one of a.tex, b.tex)"
+    (explicit,) = run_checks(
+        tmp_path, parse_config({}, root=tmp_path), ("crossrefs",), main="thesis.tex"
+    )
+    assert explicit.message == "main file 'thesis.tex' not found"

@@ -8,6 +8,7 @@ lines, as JSON (``build/reports/<check>.json``) or as GitHub workflow commands.
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -179,14 +180,42 @@ def _project(root: Path, config: Config) -> Project | None:
         return None
 
 
+_DOCUMENTCLASS = re.compile(r"^[^%\n]*\\documentclass\b", re.MULTILINE)
+
+
+def main_candidates(root: Path) -> list[str]:
+    """The ``.tex`` files at the top of ``root`` that have a ``\\documentclass`` line.
+
+    This is how a repository that is not laid out for chapterwise (no ``config.yaml``,
+    no ``thesis.tex``) is checked without naming its main file.
+    """
+    mains = []
+    for path in sorted(root.glob("*.tex")):
+        try:
+            text = path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        if _DOCUMENTCLASS.search(text):
+            mains.append(path.name)
+    return mains
+
+
 def run_checks(
     root: Path, config: Config, checks: Sequence[str], main: str | None = None
 ) -> list[Diagnostic]:
     """Run the named checks on the thesis whose main file is ``main`` (default: the config's)."""
-    main = main or config.thesis
+    candidates: list[str] = []
+    if main is None:
+        main = config.thesis
+        if not (root / main).is_file():
+            candidates = main_candidates(root)
+            main = candidates[0] if len(candidates) == 1 else main
     found: list[Diagnostic] = []
     if not (root / main).is_file():
-        return [error(f"main file '{main}' not found", "missing-main", hint="name the main .tex")]
+        hint = "name the main .tex"
+        if len(candidates) > 1:
+            hint += f" (one of {', '.join(candidates)})"
+        return [error(f"main file '{main}' not found", "missing-main", hint=hint)]
     if "bibliography" in checks or "crossrefs" in checks:
         from chapterwise.refcheck import thesis_files
 

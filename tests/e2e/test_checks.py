@@ -141,7 +141,7 @@ def test_the_exported_hook_works_in_another_repository(tmp_path: Path) -> None:
     git(other, "add", ".")
     failed = pre_commit(other, "try-repo", str(repo), "chapterwise-check", "--all-files")
     assert failed.returncode == 1
-    assert "main.tex:6:13: error: citation 'smyth2020' has no bibliography entry" in failed.stdout
+    assert "main.tex:6:4: error: citation 'smyth2020' has no bibliography entry" in failed.stdout
 
 
 @pytest.mark.slow
