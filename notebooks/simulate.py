@@ -86,14 +86,22 @@ def conserved(x, y):
 def orbit(x_start, y_start, periods=2):
     """Period, ranges and peak lag of the orbit through (x_start, y_start)."""
     span = (0.0, (periods + 1) * 4 * linear_period)
-    first = solve_ivp(log_rhs, span, [math.log(x_start), math.log(y_start)], events=crossing,
-                      method="DOP853", rtol=RTOL, atol=ATOL)
+    first = solve_ivp(
+        log_rhs,
+        span,
+        [math.log(x_start), math.log(y_start)],
+        events=crossing,
+        method="DOP853",
+        rtol=RTOL,
+        atol=ATOL,
+    )
     t_cross = first.t_events[0]
     period = float(t_cross[1] - t_cross[0])
     start = first.y_events[0][0]
     times = np.linspace(0.0, period, 4001)
-    one = solve_ivp(log_rhs, (0.0, period), start, t_eval=times, method="DOP853",
-                    rtol=RTOL, atol=ATOL)
+    one = solve_ivp(
+        log_rhs, (0.0, period), start, t_eval=times, method="DOP853", rtol=RTOL, atol=ATOL
+    )
     x, y = np.exp(one.y)
     lag = (times[np.argmax(y)] - times[np.argmax(x)]) % period
     return {"period": period, "x": x, "y": y, "lag": float(lag)}
@@ -109,9 +117,15 @@ print(f"fitted orbit: period {fit_orbit['period']:.3f} years, peak lag {fit_orbi
 # error.
 
 # %%
-long = solve_ivp(log_rhs, (0.0, CHECK_PERIODS * fit_orbit["period"]), [math.log(x0), math.log(y0)],
-                 t_eval=np.linspace(0.0, CHECK_PERIODS * fit_orbit["period"], 2001),
-                 method="DOP853", rtol=RTOL, atol=ATOL)
+long = solve_ivp(
+    log_rhs,
+    (0.0, CHECK_PERIODS * fit_orbit["period"]),
+    [math.log(x0), math.log(y0)],
+    t_eval=np.linspace(0.0, CHECK_PERIODS * fit_orbit["period"], 2001),
+    method="DOP853",
+    rtol=RTOL,
+    atol=ATOL,
+)
 level = conserved(*np.exp(long.y))
 drift = float(np.max(np.abs(level - level[0])) / abs(level[0]))
 drift_exponent = math.ceil(math.log10(drift))
@@ -138,18 +152,28 @@ figure, (left, right) = plt.subplots(
 )
 for factor, o in family:
     left.plot(o["x"], o["y"], color="0.65", linewidth=0.8)
-    left.annotate(f"{factor:g}", (o["x"].max(), lynx_eq), xytext=(2, 2), textcoords="offset points",
-                  fontsize=7, color="0.4")
+    left.annotate(
+        f"{factor:g}",
+        (o["x"].max(), lynx_eq),
+        xytext=(2, 2),
+        textcoords="offset points",
+        fontsize=7,
+        color="0.4",
+    )
 left.plot(fit_orbit["x"], fit_orbit["y"], color="tab:purple", linewidth=1.6, label="fitted orbit")
 left.plot(hare, lynx, "o-", color="black", markersize=3, linewidth=0.5, label="fur returns")
 for i, offset in ((0, (4, -9)), (len(years) - 1, (-14, 6))):
-    left.annotate(str(years[i]), (hare[i], lynx[i]), xytext=offset, textcoords="offset points",
-                  fontsize=7)
+    left.annotate(
+        str(years[i]), (hare[i], lynx[i]), xytext=offset, textcoords="offset points", fontsize=7
+    )
 tail = int(np.argmax(fit_orbit["y"]))  # the direction of travel, shown at the lynx peak
 head = (tail + 150) % len(fit_orbit["y"])
-left.annotate("", xy=(fit_orbit["x"][head], fit_orbit["y"][head]),
-              xytext=(fit_orbit["x"][tail], fit_orbit["y"][tail]),
-              arrowprops={"arrowstyle": "-|>", "color": "tab:purple", "linewidth": 1.2})
+left.annotate(
+    "",
+    xy=(fit_orbit["x"][head], fit_orbit["y"][head]),
+    xytext=(fit_orbit["x"][tail], fit_orbit["y"][tail]),
+    arrowprops={"arrowstyle": "-|>", "color": "tab:purple", "linewidth": 1.2},
+)
 left.plot([hare_eq], [lynx_eq], "*", color="tab:orange", markersize=10, label="equilibrium")
 left.set_xlabel("hare (thousands)")
 left.set_ylabel("lynx (thousands)")
@@ -158,8 +182,13 @@ left.set_ylim(bottom=0)
 left.legend(frameon=False, fontsize=7, loc="upper right")
 left.set_title("(a) phase plane", loc="left", fontsize=9)
 right.plot(SWEEP, sweep_periods, color="0.3", linewidth=1.2)
-right.axhline(linear_period, color="tab:orange", linestyle="--", linewidth=1.0,
-              label=r"$2\pi/\sqrt{\alpha\gamma}$")
+right.axhline(
+    linear_period,
+    color="tab:orange",
+    linestyle="--",
+    linewidth=1.0,
+    label=r"$2\pi/\sqrt{\alpha\gamma}$",
+)
 right.plot([fit_factor], [fit_orbit["period"]], "o", color="tab:purple", label="fitted orbit")
 right.set_xlabel(r"orbit size $x_{\max}/x^{*}$")
 right.set_ylabel("period (years)")
@@ -180,9 +209,17 @@ with open("results/simulation.csv", "w", newline="", encoding="utf-8") as handle
     labelled = [(f"fitted ({years[0]})", fit_orbit)]
     labelled += [(f"k = {factor:g}", o) for factor, o in family]
     for label, o in labelled:
-        writer.writerow([label, f"{o['period']:.2f}", f"{o['lag']:.2f}",
-                         f"{o['x'].min():.1f}", f"{o['x'].max():.1f}",
-                         f"{o['y'].min():.1f}", f"{o['y'].max():.1f}"])
+        writer.writerow(
+            [
+                label,
+                f"{o['period']:.2f}",
+                f"{o['lag']:.2f}",
+                f"{o['x'].min():.1f}",
+                f"{o['x'].max():.1f}",
+                f"{o['y'].min():.1f}",
+                f"{o['y'].max():.1f}",
+            ]
+        )
 
 
 def number(x, spec):

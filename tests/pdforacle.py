@@ -246,6 +246,7 @@ def monolithic_build(root: Path, into: Path, *, source_date_epoch: int = 1704067
             "-silent",
             "-interaction=nonstopmode",
             "-halt-on-error",
+            "-synctex=1",
             "-outdir=out",
             main,
         ],
@@ -255,3 +256,69 @@ def monolithic_build(root: Path, into: Path, *, source_date_epoch: int = 1704067
         capture_output=True,
     )
     return into / "out" / "thesis.pdf"
+
+
+# SyncTeX: what an editor gets when the reader clicks a page (``synctex edit``), asked of the
+# SyncTeX command-line tool, the library that viewers link.
+BUILD_PRODUCTS = (".aux", ".toc", ".lof", ".lot", ".bbl", ".out")
+GRID = tuple((x, y) for x in (90, 200, 320, 450) for y in (80, 200, 330, 460, 590, 720))
+
+
+def _synctex_edit(pdf: Path, page: int, x: int, y: int) -> tuple[str, int] | None:
+    result = subprocess.run(
+        ["synctex", "edit", "-o", f"{page}:{x}:{y}:{pdf}"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    fields = dict(
+        line.split(":", 1)
+        for line in result.stdout.splitlines()
+        if line.startswith(("Input:", "Line:"))
+    )
+    if "Input" not in fields:
+        return None
+    source = Path(os.path.normpath(fields["Input"]))
+    return source.as_posix(), int(fields["Line"])
+
+
+def _project_name(source: Path, root: Path) -> str:
+    """``source`` as a path in ``root``: the longest tail of it that names a file there (the
+    SyncTeX file holds absolute paths, and a test's thesis may have been built elsewhere)."""
+    if source.suffix in BUILD_PRODUCTS:  # TeX's own files: job name and directory differ
+        return f"<build>{source.suffix}"
+    parts = source.parts
+    for start in range(1, len(parts)):
+        tail = Path(*parts[start:])
+        if (root / tail).is_file():
+            return tail.as_posix()
+    return source.as_posix()
+
+
+def synctex_answers(pdf: Path, root: Path, pages: int) -> dict[tuple[int, int, int], Any]:
+    """``synctex edit`` at a grid of points on every page; sources relative to ``root``."""
+    base = Path(os.path.normpath(root.resolve()))
+    answers: dict[tuple[int, int, int], Any] = {}
+    for page in range(1, pages + 1):
+        for x, y in GRID:
+            found = _synctex_edit(pdf, page, x, y)
+            if found is not None:
+                source = Path(found[0])
+                found = (_project_name(source, base), found[1])
+            answers[(page, x, y)] = found
+    return answers
+
+
+def synctex_differences(
+    expected: Path, expected_root: Path, actual: Path, actual_root: Path
+) -> list[str]:
+    """Points where a click in ``actual`` leads to another source line than in ``expected``."""
+    for pdf in (expected, actual):
+        if not pdf.with_name(pdf.stem + ".synctex.gz").is_file():
+            return [f"no SyncTeX file beside {pdf.name}"]
+    pages = len(PdfReader(expected).pages)
+    a = synctex_answers(expected, expected_root, pages)
+    b = synctex_answers(actual, actual_root, pages)
+    if not any(a.values()):
+        return ["the reference's SyncTeX file answers nothing"]
+    return [f"page {k[0]} at ({k[1]}, {k[2]}): {a[k]} != {b.get(k)}" for k in a if a[k] != b.get(k)]

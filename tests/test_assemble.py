@@ -37,7 +37,7 @@ from chapterwise.config import read_config
 from chapterwise.diagnostics import ChapterwiseError
 from chapterwise.project import load_project
 from chapterwise.splice import compact_pdf
-from tests.pdforacle import differences, monolithic_build
+from tests.pdforacle import differences, monolithic_build, synctex_differences
 from tests.synthetic_thesis import write_thesis
 
 # --------------------------------------------------------------------------------------------
@@ -210,6 +210,8 @@ def apply(root: Path, edits: list[Edit]) -> list[str]:
 def assert_like_a_full_build(root: Path, scratch: Path) -> None:
     reference = monolithic_build(root, scratch / "oracle")
     assert differences(reference, root / "build" / "thesis.pdf") == []
+    pdf = root / "build" / "thesis.pdf"
+    assert synctex_differences(reference, scratch / "oracle", pdf, root) == []
 
 
 @pytest.fixture(scope="module")

@@ -61,6 +61,7 @@ from chapterwise.latex import (
 )
 from chapterwise.process import run_tool
 from chapterwise.project import BUILD_DIR, Project
+from chapterwise.synctex import publish_pdf
 from chapterwise.texlog import parse_tex_log
 from chapterwise.texscan import CommandKind, scan_tex
 
@@ -1329,6 +1330,7 @@ def _apply_splice(project: Project, state: State, plan: SplicePlan) -> State:
     for ext, data in plan.lists.items():
         write_if_changed(_job_file(directory, THESIS_JOB, ext), data)
     os.replace(spliced, pdf)
+    _splice_synctex(pdf, plan.swaps)
     (directory / f"{THESIS_JOB}.fdb_latexmk").unlink(missing_ok=True)
     inputs = dict(state.inputs)
     owners = {k: list(v) for k, v in state.owners.items()}
@@ -1360,6 +1362,24 @@ def _apply_splice(project: Project, state: State, plan: SplicePlan) -> State:
     )
     write_state(root, new_state)
     return new_state
+
+
+def _splice_synctex(pdf: Path, swaps: Sequence[PageSwap]) -> None:
+    """Splice the SyncTeX file beside ``pdf`` as its pages were; drop it if that cannot be done
+    (a stale SyncTeX file would send the editor to the wrong line)."""
+    from chapterwise import synctex
+
+    target = synctex.synctex_path(pdf)
+    try:
+        sources = {swap.pdf: synctex.read(synctex.synctex_path(swap.pdf)) for swap in swaps}
+        spliced = synctex.splice(
+            synctex.read(target),
+            [synctex.SheetSwap(sources[s.pdf], s.old_start, s.new_start, s.count) for s in swaps],
+        )
+        synctex.write(target, spliced)
+    except (OSError, synctex.SyncTexError) as exc:
+        log.info("synctex not spliced: %s", exc)
+        target.unlink(missing_ok=True)
 
 
 def _affected(state: State, changed: Sequence[str]) -> tuple[list[str], Fallback | None]:
@@ -1405,7 +1425,7 @@ def assemble_thesis(project: Project, *, mode: str, log_path: Path, output: Path
     state = read_state(root)
     verdict = decide(project, state, mode)
     if verdict is None:
-        copy_atomic(pdf, output)
+        publish_pdf(pdf, output)
         return Assembly(
             "up-to-date", "up to date (no source changed since the last build)", "up-to-date"
         )
@@ -1416,7 +1436,7 @@ def assemble_thesis(project: Project, *, mode: str, log_path: Path, output: Path
             log.info("splice failed: %s", exc)
             verdict = Fallback("splice-failed", f"splice failed: {str(exc)[:120]}")
         else:
-            copy_atomic(pdf, output)
+            publish_pdf(pdf, output)
             ranges = ", ".join(f"{swap.label} ({_pages(swap)})" for swap in verdict.swaps)
             message = f"spliced {ranges} in {time.monotonic() - started:.1f} s"
             _log_line(log_path, f"{project.config.output}: {message}")
@@ -1424,7 +1444,7 @@ def assemble_thesis(project: Project, *, mode: str, log_path: Path, output: Path
     fallback = verdict if isinstance(verdict, Fallback) else Fallback("no-state", "no state")
     _log_line(log_path, f"{project.config.output}: full build: {fallback.message}")
     result = run_full_build(project, log_path=log_path)
-    copy_atomic(result.pdf, output)
+    publish_pdf(result.pdf, output)
     return Assembly(
         "full",
         f"full build: {fallback.message} ({time.monotonic() - started:.1f} s)",

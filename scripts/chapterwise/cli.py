@@ -81,7 +81,6 @@ def cmd_render_macros(args: argparse.Namespace) -> Sequence[Diagnostic]:
 def _compile(args: argparse.Namespace, chapter_name: str | None) -> Sequence[Diagnostic]:
     from chapterwise.config import read_config
     from chapterwise.fls import check_undeclared, read_fls
-    from chapterwise.fsutil import copy_atomic
     from chapterwise.latex import (
         THESIS_JOB,
         LatexJob,
@@ -91,6 +90,7 @@ def _compile(args: argparse.Namespace, chapter_name: str | None) -> Sequence[Dia
         seed_from_thesis,
     )
     from chapterwise.project import BUILD_DIR, load_project
+    from chapterwise.synctex import publish_pdf
 
     if chapter_name is None:
         return _assemble(args, "full")
@@ -129,7 +129,7 @@ def _compile(args: argparse.Namespace, chapter_name: str | None) -> Sequence[Dia
         if not (thesis_dir / f"{THESIS_JOB}.aux").is_file():
             seed_chapter_numbers(job, project.chapter_counters())
         result = run_latex(job, includes=includes, log_path=log_path)
-    copy_atomic(result.pdf, root / args.pdf)
+    publish_pdf(result.pdf, root / args.pdf)
     return check_undeclared(
         read_fls(job.directory / f"{job.jobname}.fls"),
         root=root,
@@ -183,10 +183,10 @@ def cmd_assemble_thesis(args: argparse.Namespace) -> Sequence[Diagnostic]:
 
 
 def cmd_publish(args: argparse.Namespace) -> Sequence[Diagnostic]:
-    from chapterwise.fsutil import copy_atomic
+    from chapterwise.synctex import publish_pdf
 
     root = _root(args)
-    copy_atomic(root / args.source, root / args.target)
+    publish_pdf(root / args.source, root / args.target)
     return ()
 
 

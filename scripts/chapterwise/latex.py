@@ -26,12 +26,14 @@ from chapterwise.texlog import read_tex_log
 
 log = logging.getLogger(__name__)
 
-# One place for the engine flags: batch mode, compiler-style errors, a .fls receipt, no shell.
+# One place for the engine flags: batch mode, compiler-style errors, a .fls receipt, SyncTeX;
+# no shell.
 LATEX_FLAGS = (
     "-interaction=nonstopmode",
     "-halt-on-error",
     "-file-line-error",
     "-recorder",
+    "-synctex=1",  # <job>.synctex.gz, published beside each PDF for editors and viewers
 )
 ENGINE_OPTIONS = ("-no-shell-escape",)
 THESIS_JOB = "thesis"

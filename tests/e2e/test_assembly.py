@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 from tests.e2e.conftest import build, planned_jobs, snakemake
-from tests.pdforacle import differences, monolithic_build
+from tests.pdforacle import differences, monolithic_build, synctex_differences
 
 SPLICED = re.compile(
     r"^thesis\.pdf: note: spliced chapters/intro \(pages? [\d-]+\) in [\d.]+ s \[spliced\]$",
@@ -33,6 +33,9 @@ def test_one_word_edit_is_spliced_and_matches_a_full_build(mini: Path, tmp_path:
     assert SPLICED.search(result.stderr + result.stdout), result.stderr[-3000:]
     reference = monolithic_build(mini, tmp_path / "oracle")
     assert differences(reference, mini / "thesis.pdf") == []
+    # Editors jump from the spliced pages to the right lines: SyncTeX was spliced too.
+    assert (mini / "build" / "chapters" / "intro.synctex.gz").is_file()
+    assert synctex_differences(reference, tmp_path / "oracle", mini / "thesis.pdf", mini) == []
     state = json.loads((mini / "build" / "thesis" / "chapterwise-state.json").read_text())
     assert state["origin"] == "splice"
     assert planned_jobs(mini) == set(), "the splice leaves nothing to do"
