@@ -11,7 +11,6 @@ Usage: python bench/build_times.py [--thesis DIR] [--repeat N]
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import statistics
 import subprocess
@@ -21,29 +20,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-IGNORED = shutil.ignore_patterns(
-    ".git",
-    ".venv",
-    "build",
-    ".snakemake",
-    "__pycache__",
-    "thesis.pdf",
-    "results",
-    "*.egg-info",
-    ".pytest_cache",
-    ".mypy_cache",
-    ".ruff_cache",
-    ".hypothesis",
-    "tests",
-    "bench",
-)
-
-
-def environment() -> dict[str, str]:
-    env = dict(os.environ)
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    return env
+from common import REPO, copy_thesis, environment  # bench/common.py (this folder is on sys.path)
 
 
 def run(command: list[str], cwd: Path) -> float:
@@ -68,16 +45,6 @@ def latexmk(cwd: Path) -> float:
         ],
         cwd,
     )
-
-
-def copy_thesis(source: Path, into: Path) -> Path:
-    target = into / "thesis"
-    shutil.copytree(source, target, ignore=IGNORED)
-    for name in ("Snakefile", "rules"):
-        if not (target / name).exists():
-            src = REPO / name
-            (shutil.copytree if src.is_dir() else shutil.copy2)(src, target / name)
-    return target
 
 
 def word_edit(chapter: Path, counter: list[int]) -> None:
@@ -110,10 +77,10 @@ def main() -> int:
         for cores in (1, 2):
             samples = []
             for index in range(args.repeat):
-                work = copy_thesis(args.thesis, base / f"clean-{cores}-{index}")
+                work = copy_thesis(args.thesis, base / f"clean-{cores}-{index}" / "thesis")
                 samples.append(snakemake(work, cores))
             clean[cores] = median(samples)
-        work = copy_thesis(args.thesis, base / "incremental")
+        work = copy_thesis(args.thesis, base / "incremental" / "thesis")
         snakemake(work, 2)
         noop = measure(args.repeat, lambda: snakemake(work, 2))
         chapters = sorted((work / "chapters").glob("*.tex"))

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -21,35 +20,15 @@ import tempfile
 import time
 from pathlib import Path
 
+from common import REPO, copy_thesis  # bench/common.py (this folder is on sys.path)
+
 from chapterwise.config import read_config
 from chapterwise.project import TABLES_DIR, load_project
-
-REPO = Path(__file__).resolve().parent.parent
-IGNORED = shutil.ignore_patterns(
-    ".git",
-    ".venv",
-    "build",
-    ".snakemake",
-    "__pycache__",
-    "thesis.pdf",
-    "results",
-    "*.egg-info",
-    ".pytest_cache",
-    ".mypy_cache",
-    ".ruff_cache",
-    ".hypothesis",
-    "tests",
-    "bench",
-)
 
 
 def clean_copy(source: Path, target: Path) -> Path:
     """Copy the thesis and delete every file a build generates."""
-    shutil.copytree(source, target, ignore=IGNORED)
-    for name in ("Snakefile", "rules"):
-        if not (target / name).exists():
-            src = REPO / name
-            (shutil.copytree if src.is_dir() else shutil.copy2)(src, target / name)
+    copy_thesis(source, target)
     project = load_project(target, read_config(target))
     rendered = [f"{TABLES_DIR}/{name}.tex" for name in (*project.tables, *project.values)]
     for generated in [*project.producers, *rendered]:

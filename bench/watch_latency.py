@@ -27,51 +27,17 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 
+from common import REPO, copy_thesis, environment  # bench/common.py (this folder is on sys.path)
 from pypdf import PdfReader
 
 from chapterwise.config import read_config
 from chapterwise.latex import ENGINE_OPTIONS, LATEX_FLAGS
 from chapterwise.project import chapter_pdf, load_project
 
-REPO = Path(__file__).resolve().parent.parent
-IGNORED = shutil.ignore_patterns(
-    ".git",
-    ".venv",
-    "build",
-    ".snakemake",
-    "__pycache__",
-    "thesis.pdf",
-    "results",
-    "*.egg-info",
-    ".pytest_cache",
-    ".mypy_cache",
-    ".ruff_cache",
-    ".hypothesis",
-    "tests",
-    "bench",
-)
 TARGET_SECONDS = 1.5
 TIMEOUT = 300.0
-
-
-def environment() -> dict[str, str]:
-    env = dict(os.environ)
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    return env
-
-
-def copy_thesis(
-    source: Path, target: Path, ignore: Callable[[str, list[str]], set[str]] = IGNORED
-) -> Path:
-    shutil.copytree(source, target, ignore=ignore)
-    for name in ("Snakefile", "rules"):
-        if not (target / name).exists():
-            src = REPO / name
-            (shutil.copytree if src.is_dir() else shutil.copy2)(src, target / name)
-    return target
 
 
 def pages(path: Path) -> int:

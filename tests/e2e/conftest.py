@@ -20,6 +20,7 @@ IGNORED = shutil.ignore_patterns(
     ".snakemake",
     "__pycache__",
     "thesis.pdf",
+    "thesis.synctex.gz",
     "results",
     ".hypothesis",
     "*.egg-info",
