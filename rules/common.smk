@@ -1,10 +1,15 @@
 # Config validation, the project inventory, wildcard constraints and input functions.
+import os
 from pathlib import Path
 
 from snakemake.utils import validate
 
 from chapterwise.config import SCHEMA_PATH, load_config
+from chapterwise.process import with_scripts_dir
 from chapterwise.project import load_project, wildcard_pattern
+
+# The jobs' `chapterwise` is the one beside this Python, activated environment or not.
+os.environ["PATH"] = with_scripts_dir(os.environ.get("PATH", ""))
 
 # load_config checks against the same schema first, so a mistake is reported as config.yaml:LINE.
 CONFIG = load_config(config, root=Path.cwd())

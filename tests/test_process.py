@@ -34,3 +34,12 @@ def test_failure_is_data_with_a_message_naming_the_log(tmp_path: Path) -> None:
 def test_missing_tool_is_a_diagnostic(tmp_path: Path) -> None:
     with pytest.raises(ChapterwiseError, match=r"'no-such-tool-xyz' is not installed"):
         run_tool(["no-such-tool-xyz"], cwd=tmp_path, log=tmp_path / "x.log")
+
+
+def test_the_scripts_folder_of_the_running_python_goes_first_once() -> None:
+    from chapterwise.process import with_scripts_dir
+
+    python = "/work/.venv/bin/python"
+    assert with_scripts_dir("/usr/bin:/bin", python) == "/work/.venv/bin:/usr/bin:/bin"
+    assert with_scripts_dir("/usr/bin:/work/.venv/bin", python) == "/usr/bin:/work/.venv/bin"
+    assert with_scripts_dir("", python) == "/work/.venv/bin"

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import shlex
 import subprocess
+import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -22,6 +24,19 @@ class ToolResult:
     @property
     def ok(self) -> bool:
         return self.returncode == 0
+
+
+def with_scripts_dir(path: str, executable: str = sys.executable) -> str:
+    """``path`` (a PATH value) with the scripts folder of ``executable``'s environment first.
+
+    The rules run ``chapterwise``; this finds the one installed beside the Python running the
+    workflow also when its environment is not activated (``.venv/bin/snakemake``).
+    """
+    scripts = os.path.dirname(executable)
+    entries = path.split(os.pathsep) if path else []
+    if not scripts or scripts in entries:
+        return path
+    return os.pathsep.join([scripts, *entries])
 
 
 def run_tool(
