@@ -23,15 +23,14 @@ from pathlib import Path
 from common import REPO, copy_thesis  # bench/common.py (this folder is on sys.path)
 
 from chapterwise.config import read_config
-from chapterwise.project import TABLES_DIR, load_project
+from chapterwise.project import load_project
 
 
 def clean_copy(source: Path, target: Path) -> Path:
     """Copy the thesis and delete every file a build generates."""
     copy_thesis(source, target)
     project = load_project(target, read_config(target))
-    rendered = [f"{TABLES_DIR}/{name}.tex" for name in (*project.tables, *project.values)]
-    for generated in [*project.producers, *rendered]:
+    for generated in project.generated_files():
         (target / generated).unlink(missing_ok=True)
     return target
 

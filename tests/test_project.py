@@ -106,6 +106,8 @@ def test_generated_files_come_from_the_notebook_that_declares_them(root: Path) -
     }
     assert project.tables == ("growth",) and project.values == ("growth_values",)
     assert project.notebook("analysis").inputs == ("data/points.csv",)
+    assert project.rendered_tables() == ["tables/growth.tex", "tables/growth_values.tex"]
+    assert project.generated_files() == {*project.producers, *project.rendered_tables()}
 
 
 def test_rule_inputs(root: Path) -> None:

@@ -64,7 +64,7 @@ def check_artifacts(project: Project) -> list[Diagnostic]:
         used.update(deps.files)
     generated = {
         **{output: project.producers[output] for output in project.producers},
-        **{f"{TABLES_DIR}/{name}.tex": "" for name in (*project.tables, *project.values)},
+        **{path: "" for path in project.rendered_tables()},
     }
     for output in sorted(generated):
         if output in used or not output.startswith(("figures/", f"{TABLES_DIR}/")):
@@ -222,8 +222,7 @@ def run_checks(
         project = _project(root, config)
         generated: list[str] = []
         if project is not None:
-            generated = [*project.producers]
-            generated += [f"{TABLES_DIR}/{n}.tex" for n in (*project.tables, *project.values)]
+            generated = sorted(project.generated_files())
         files, problems = thesis_files(root / main, root, generated)
         found.extend(problems)
         if "bibliography" in checks:

@@ -36,16 +36,14 @@ def cmd_render_notebook(args: argparse.Namespace) -> Sequence[Diagnostic]:
     from chapterwise.frontmatter import read_front_matter
     from chapterwise.fsutil import project_path
     from chapterwise.notebooks import NotebookRun, run_notebook
-    from chapterwise.project import TABLES_DIR, load_project
+    from chapterwise.project import load_project
 
     root = _root(args)
     config = read_config(root)
     source = root / project_path(args.notebook, root=root, origin="command line", what="notebook")
     front = read_front_matter(source, root=root)
     try:  # what the other jobs of a build write is theirs, not an undeclared output of this one
-        project = load_project(root, config)
-        rendered = (f"{TABLES_DIR}/{name}.tex" for name in (*project.tables, *project.values))
-        generated = frozenset([*project.producers, *rendered])
+        generated = load_project(root, config).generated_files()
     except ChapterwiseError:
         generated = frozenset()
     run = NotebookRun(

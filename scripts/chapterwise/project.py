@@ -152,6 +152,14 @@ class Project:
     def notebook_outputs(self) -> list[str]:
         return list(self.producers)
 
+    def rendered_tables(self) -> list[str]:
+        """The ``tables/*.tex`` files rendered from results (tables and macro files)."""
+        return [f"{TABLES_DIR}/{name}.tex" for name in (*self.tables, *self.values)]
+
+    def generated_files(self) -> frozenset[str]:
+        """Every file the build writes into the source tree: notebook outputs, rendered tables."""
+        return frozenset([*self.producers, *self.rendered_tables()])
+
 
 _COMMENT = re.compile(r"(?<!\\)%.*")
 _NUMBERED_CHAPTER = re.compile(r"\\chapter(?![A-Za-z@*])\s*[\[{]")

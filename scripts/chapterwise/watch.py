@@ -128,8 +128,7 @@ class Affected:
 
 def generated_paths(project: Project) -> frozenset[str]:
     """Files the build writes into the source tree: notebook outputs and rendered tables."""
-    rendered = (f"{TABLES_DIR}/{name}.tex" for name in (*project.tables, *project.values))
-    return frozenset([*project.producers, *rendered])
+    return project.generated_files()
 
 
 def derivations(project: Project) -> dict[str, frozenset[str]]:
