@@ -2,6 +2,7 @@
 from snakemake.utils import min_version
 
 from chapterwise.report import report_build
+from chapterwise.tuning import release_local_rate_limit
 
 min_version("9.0")
 
@@ -25,6 +26,11 @@ rule all:
     input:
         config["output"],
         rules.check.input,
+
+
+# A local run exits when its last job ends, not a second later (see chapterwise/tuning.py).
+onstart:
+    release_local_rate_limit(workflow)
 
 
 # build/reports/build.json (+ provenance.json on success) and a table of job times

@@ -1372,11 +1372,10 @@ def _splice_synctex(pdf: Path, swaps: Sequence[PageSwap]) -> None:
     target = synctex.synctex_path(pdf)
     try:
         sources = {swap.pdf: synctex.read(synctex.synctex_path(swap.pdf)) for swap in swaps}
-        spliced = synctex.splice(
-            synctex.read(target),
-            [synctex.SheetSwap(sources[s.pdf], s.old_start, s.new_start, s.count) for s in swaps],
-        )
-        synctex.write(target, spliced)
+        moves = [
+            synctex.SheetSwap(sources[s.pdf], s.old_start, s.new_start, s.count) for s in swaps
+        ]
+        synctex.write(target, synctex.splice(synctex.read(target), moves))
     except (OSError, synctex.SyncTexError) as exc:
         log.info("synctex not spliced: %s", exc)
         target.unlink(missing_ok=True)
