@@ -2,7 +2,7 @@
 from snakemake.utils import min_version
 
 from chapterwise.report import report_build
-from chapterwise.tuning import release_local_rate_limit
+from chapterwise.tuning import freeze_startup_objects, release_local_rate_limit
 
 min_version("9.0")
 
@@ -29,6 +29,9 @@ rule all:
 
 
 # A local run exits when its last job ends, not a second later (see chapterwise/tuning.py).
+freeze_startup_objects()
+
+
 onstart:
     release_local_rate_limit(workflow)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
+import pytest
 from snakemake.scheduling.job_scheduler import JobRateLimiter
 from snakemake.settings.types import MaxJobsPerTimespan
 
@@ -41,3 +42,21 @@ def test_the_scheduler_still_reads_the_attribute_this_relies_on() -> None:
     source = inspect.getsource(job_scheduler.JobScheduler)
     assert "self.job_rate_limiter is not None" in source
     assert "threading.Timer(" in source
+
+
+def test_objects_alive_at_startup_are_frozen_except_in_a_long_lived_process(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import gc
+
+    from chapterwise import tuning
+
+    monkeypatch.setattr(tuning, "_long_lived", False)
+    try:
+        assert tuning.freeze_startup_objects()
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+    tuning.mark_long_lived()
+    assert not tuning.freeze_startup_objects()
+    assert gc.get_freeze_count() == 0

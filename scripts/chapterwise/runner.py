@@ -56,6 +56,10 @@ def run_snakemake(
     config, an \\include of a missing file) keeps its file:line diagnostics.
     """
     from snakemake.api import SnakemakeApi
+
+    from chapterwise.tuning import mark_long_lived
+
+    mark_long_lived()
     from snakemake.scheduling.greedy import SchedulerSettings as GreedySettings
     from snakemake.settings.types import (
         DAGSettings,

@@ -30,7 +30,9 @@ IGNORED = shutil.ignore_patterns(
 )
 
 
-def snakemake(directory: Path, *args: str, cores: int = 2) -> subprocess.CompletedProcess[str]:
+def snakemake(
+    directory: Path, *args: str, cores: int = 2, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run the real snakemake CLI in ``directory``."""
     return subprocess.run(
         [
@@ -44,7 +46,7 @@ def snakemake(directory: Path, *args: str, cores: int = 2) -> subprocess.Complet
             *args,
         ],
         cwd=directory,
-        env=tool_env(),
+        env=env or tool_env(),
         capture_output=True,
         text=True,
         check=False,

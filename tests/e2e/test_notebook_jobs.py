@@ -246,7 +246,12 @@ def test_resources_become_threads_and_resources(tmp_path: Path) -> None:
 def test_profiles_plan_the_thesis(tmp_path: Path, profile: str) -> None:
     directory = copy_thesis(MINI, tmp_path / "thesis")
     shutil.copytree(REPO / "profiles", directory / "profiles")
-    result = snakemake(directory, "--profile", f"profiles/{profile}", "-n", "thesis.pdf")
+    env = tool_env()
+    if profile == "slurm":  # setup.sh installs the plugin apart from the venv's packages
+        plugin = Path(sys.executable).parent.parent / "slurm"
+        assert plugin.is_dir(), "run ./setup.sh: it installs the SLURM plugin into .venv/slurm"
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(plugin), env.get("PYTHONPATH")]))
+    result = snakemake(directory, "--profile", f"profiles/{profile}", "-n", "thesis.pdf", env=env)
     assert result.returncode == 0, result.stderr[-4000:]
     text = result.stdout + result.stderr
     assert "render_notebook_analysis:" in text and "compile_thesis:" in text
