@@ -250,6 +250,15 @@ BAD_SETTINGS = [
         r":4: error: 'resources\.gpu' must be a whole number >= 0",
         id="gpu_negative",
     ),
+    pytest.param(
+        "resources:\n  runtime: 1.5",
+        r":4: error: 'resources\.runtime' must be a positive whole number, not 1\.5; "
+        r"minutes the whole notebook may run, e\.g\. runtime: 90 \[bad-front-matter\]",
+        id="runtime_fraction",
+    ),
+    pytest.param(
+        "resources:\n  runtime: 0", r":4: error: 'resources\.runtime' must be", id="runtime_zero"
+    ),
     pytest.param("resources: 4", r":3: error: 'resources' must be a mapping", id="resources_int"),
     pytest.param("kernel: [a]", r":3: error: 'kernel' must be a kernel name", id="kernel_list"),
     pytest.param(

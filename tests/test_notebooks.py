@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
+import psutil
 import pytest
 
 from chapterwise.cli import main
@@ -16,7 +18,9 @@ from chapterwise.notebooks import (
     NotebookRun,
     cell_tags,
     failure_line,
+    notebook_limit,
     quarto_command,
+    quarto_limit,
     render_parameters,
     run_notebook,
     undeclared_outputs,
@@ -61,7 +65,11 @@ NOTEBOOKS = {
 
 
 def make_run(
-    root: Path, name: str, timeout: int = 60, generated: frozenset[str] = frozenset()
+    root: Path,
+    name: str,
+    timeout: int = 60,
+    generated: frozenset[str] = frozenset(),
+    total_timeout: float | None = None,
 ) -> NotebookRun:
     stem = Path(name).stem
     return NotebookRun(
@@ -73,7 +81,33 @@ def make_run(
         source_date_epoch=1704067200,
         html=root / "build" / "notebooks" / f"{stem}.html",
         generated=generated,
+        total_timeout=total_timeout,
     )
+
+
+# A cell that records who runs it: the kernel's pid and its connection file.
+RECORD_KERNEL = (
+    "# %%\nimport os, ipykernel\n"
+    'open("build/kernel.txt", "w").write(f"{os.getpid()}\\n{ipykernel.get_connection_file()}")\n'
+)
+
+
+def kernel_survivors(root: Path) -> list[psutil.Process]:
+    """Live processes of the kernel this run recorded: itself, or any with its connection file.
+
+    A killed kernel may linger a moment as a zombie until its parent reaps it; that holds no
+    resources and is not a survivor.
+    """
+    pid_text, connection_file = (root / "build" / "kernel.txt").read_text().splitlines()
+    survivors = []
+    for process in psutil.process_iter(["pid", "cmdline", "status"]):
+        cmdline = process.info["cmdline"] or []
+        mine = process.info["pid"] == int(pid_text) and any(
+            "ipykernel_launcher" in part for part in cmdline
+        )
+        if (mine or connection_file in cmdline) and process.info["status"] != psutil.STATUS_ZOMBIE:
+            survivors.append(process)
+    return survivors
 
 
 @pytest.mark.parametrize("name", sorted(NOTEBOOKS), ids=lambda n: n.replace(".", "_"))
@@ -172,24 +206,73 @@ def test_stale_output_from_an_earlier_run_does_not_count(project_dir: Path) -> N
         run_notebook(run, read_front_matter(run.source, root=project_dir))
 
 
-def test_timeout_stops_a_hung_cell(project_dir: Path) -> None:
-    text = "# ---\n# outputs:\n#   - results/t.csv\n# ---\n# %%\nimport time\ntime.sleep(300)\n"
+def test_timeout_stops_a_hung_cell_and_kills_its_kernel(project_dir: Path) -> None:
+    """The hung cell waits on a child process: kernel and child are both gone afterwards."""
+    text = (
+        "# ---\n# outputs:\n#   - results/t.csv\n# ---\n"
+        + RECORD_KERNEL
+        + "\n# %%\nimport subprocess\n"
+        + 'child = subprocess.Popen(["sleep", "300"])\n'
+        + 'open("build/child.txt", "w").write(str(child.pid))\n'
+        + "child.wait()\n"
+    )
     (project_dir / "notebooks" / "hang.py").write_text(text)
     run = make_run(project_dir, "hang.py", timeout=2)
     with pytest.raises(
         ChapterwiseError,
-        match=r"^notebooks/hang\.py:6: error: cell 1 timed out after 2 s \[cell-timeout\]$",
+        match=r"^notebooks/hang\.py:10: error: cell 2 timed out after 2 s \[cell-timeout\]$",
     ):
         run_notebook(run, read_front_matter(run.source, root=project_dir))
+    assert kernel_survivors(project_dir) == []
+    child = int((project_dir / "build" / "child.txt").read_text())
+    assert not psutil.pid_exists(child) or psutil.Process(child).status() == psutil.STATUS_ZOMBIE, (
+        "the process the hung cell waited on was killed with its kernel"
+    )
+
+
+def test_many_short_cells_end_at_the_notebook_limit(project_dir: Path) -> None:
+    """Each cell is far below its own limit; together they pass the notebook's."""
+    cells = "".join(f"\n# %%\ntime.sleep(0.5)  # step {n}\n" for n in range(1, 41))
+    text = "# ---\n# outputs: [results/m.csv]\n# ---\n" + RECORD_KERNEL + "import time\n" + cells
+    (project_dir / "notebooks" / "many.py").write_text(text)
+    run = make_run(project_dir, "many.py", timeout=60, total_timeout=6)
+    with pytest.raises(ChapterwiseError) as info:
+        run_notebook(run, read_front_matter(run.source, root=project_dir))
+    line = format_diagnostic(info.value.diagnostics[0])
+    found = re.fullmatch(
+        r"notebooks/many\.py:(\d+): error: cell (\d+) was running when the notebook timed out "
+        r"after 6 s; resources\.runtime \(minutes\) limits the whole notebook \[notebook-timeout\]",
+        line,
+    )
+    assert found, line
+    number, cell = int(found.group(1)), int(found.group(2))
+    assert text.splitlines()[number - 1] == f"time.sleep(0.5)  # step {cell - 1}"
+    assert kernel_survivors(project_dir) == []
+
+
+def test_the_notebook_limit_is_resources_runtime(project_dir: Path) -> None:
+    text = "# ---\n# outputs: [results/r.csv]\n# resources: {runtime: 2}\n# ---\n# %%\nx = 1\n"
+    (project_dir / "notebooks" / "r.py").write_text(text)
+    front = read_front_matter(project_dir / "notebooks" / "r.py", root=project_dir)
+    assert notebook_limit(make_run(project_dir, "r.py", timeout=5), front) == 120
+    assert notebook_limit(make_run(project_dir, "r.py", total_timeout=7), front) == 7
+    assert quarto_limit(make_run(project_dir, "r.py", timeout=5), front, code_cells=3) == 120
+    (project_dir / "notebooks" / "n.py").write_text(text.replace("# resources: {runtime: 2}\n", ""))
+    plain = read_front_matter(project_dir / "notebooks" / "n.py", root=project_dir)
+    assert notebook_limit(make_run(project_dir, "n.py", timeout=5), plain) is None
+    # quarto cannot stop one cell: it gets the kernel path's worst case, a full timeout per cell
+    assert quarto_limit(make_run(project_dir, "n.py", timeout=5), plain, code_cells=3) == 15
+    assert quarto_limit(make_run(project_dir, "n.py", timeout=5), plain, code_cells=0) == 5
 
 
 def test_front_matter_timeout_reaches_the_command(
     project_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """``timeout:`` overrides config.yaml's notebook_timeout; the kernel is shut down."""
+    """``timeout:`` overrides config.yaml's notebook_timeout; the kernel is killed."""
     text = (
         "# ---\n# outputs:\n#   - results/t.csv\n# timeout: 2\n# ---\n"
-        "# %%\nx = 1\n\n# %%\nwhile True:\n    pass\n"
+        + RECORD_KERNEL
+        + "\n# %%\nwhile True:\n    pass\n"
     )
     (project_dir / "notebooks" / "spin.py").write_text(text)
     code = main(
@@ -204,8 +287,9 @@ def test_front_matter_timeout_reaches_the_command(
     )
     assert code == 1
     assert capsys.readouterr().err.splitlines()[-1] == (
-        "notebooks/spin.py:10: error: cell 2 timed out after 2 s [cell-timeout]"
+        "notebooks/spin.py:11: error: cell 2 timed out after 2 s [cell-timeout]"
     )
+    assert kernel_survivors(project_dir) == []
 
 
 def test_failure_line_without_cell_frames_falls_back() -> None:

@@ -3,8 +3,9 @@
 Each notebook declares what it reads and writes (``inputs:``, ``outputs:``, lists of
 project-relative paths) and how it runs: ``params:`` (values injected into the notebook),
 ``timeout:`` (seconds per cell), ``resources:`` (``cpus``, ``mem_mb``, ``gpu``, ``runtime`` in
-minutes) and ``kernel:``. This module parses and validates those declarations and keeps the line
-of every key, so each problem is reported as ``file:line``.
+minutes, which also limits the whole notebook's run) and ``kernel:``. This module parses and
+validates those declarations and keeps the line of every key, so each problem is reported as
+``file:line``.
 """
 
 from __future__ import annotations
@@ -33,6 +34,12 @@ class NotebookFormat(enum.Enum):
 NOTEBOOK_SUFFIXES = frozenset(f.value for f in NotebookFormat)
 FRONT_MATTER_KEYS = ("inputs", "outputs", "params", "timeout", "resources", "kernel")
 RESOURCE_KEYS = ("cpus", "mem_mb", "gpu", "runtime")
+_RESOURCE_HINTS = {
+    "cpus": "the cores the notebook uses, e.g. cpus: 4",
+    "mem_mb": "megabytes, e.g. mem_mb: 16000",
+    "gpu": "the GPUs the notebook uses, e.g. gpu: 1",
+    "runtime": "minutes the whole notebook may run, e.g. runtime: 90",
+}
 _PY_HEADER_LINE = re.compile(r"^#( |$)")
 _CODE = "bad-front-matter"
 # A key this close to one of ours is almost certainly a typo of it (ouputs, param, resource).
@@ -387,7 +394,7 @@ def _check_resources(header: _Header, path: str, problems: list[Diagnostic]) -> 
                     _CODE,
                     path,
                     where,
-                    hint="mem_mb in megabytes, runtime in minutes",
+                    hint=_RESOURCE_HINTS[name],
                 )
             )
             continue

@@ -5,6 +5,12 @@ reads the notebook, the parameters go into an injected cell (papermill's convent
 runs it on a real Jupyter kernel. Either way the executed notebook lands in build/notebooks/ with
 an HTML render beside it, every declared output must exist afterwards, and files written into
 figures/, tables/ or results/ that nobody declares are reported.
+
+Two time limits end a hung kernel: ``timeout`` for each cell and, when the front matter
+declares ``resources: {runtime: minutes}``, one for the whole notebook (the limit a cluster
+would enforce, enforced the same way on a laptop). quarto cannot stop one cell, so it gets
+the whole notebook's limit, or else the worst case the kernel path allows: ``timeout`` times
+the number of code cells.
 """
 
 from __future__ import annotations
@@ -53,6 +59,8 @@ class NotebookRun:
     html: Path | None = None
     # Files other jobs of the build write (declared elsewhere): not this notebook's business.
     generated: frozenset[str] = frozenset()
+    # Seconds the whole notebook may run; None: the front matter's resources.runtime, if any.
+    total_timeout: float | None = None
 
     @property
     def relative(self) -> str:
@@ -90,6 +98,28 @@ def quarto_command(
         "--output",
         executed_path.name,
     )
+
+
+def notebook_limit(run: NotebookRun, front: FrontMatter) -> float | None:
+    """Seconds the whole notebook may run, or None for no limit beyond each cell's."""
+    if run.total_timeout is not None:
+        return run.total_timeout
+    runtime = front.resources.runtime
+    return None if runtime is None else runtime * 60.0
+
+
+def quarto_limit(run: NotebookRun, front: FrontMatter, code_cells: int) -> float:
+    """The one limit quarto runs under: the notebook's, else ``timeout`` for each code cell."""
+    limit = notebook_limit(run, front)
+    return limit if limit is not None else float(run.timeout * max(code_cells, 1))
+
+
+def _limit_line(front: FrontMatter) -> int:
+    """Where a whole-notebook timeout is reported: the key that set the limit."""
+    for key in ("resources.runtime", "timeout"):
+        if key in front.key_lines:
+            return front.key_lines[key]
+    return front.header_line
 
 
 def render_parameters(params: Mapping[str, ParamValue]) -> str:
@@ -231,9 +261,14 @@ def _execute_with_kernel(run: NotebookRun, front: FrontMatter) -> list[Diagnosti
     injected = inject_parameters(notebook, front.params)
     if injected is not None:
         starts.insert(injected, front.key_lines.get("params", front.header_line))
+    limit = notebook_limit(run, front)
+    deadline = None if limit is None else time.monotonic() + limit
+    # Each cell may run run.timeout seconds, or what is left of the notebook's limit if less.
+    cell_limit = [float(run.timeout)]
     client = NotebookClient(
         notebook,
         timeout=run.timeout,
+        timeout_func=lambda _cell: cell_limit[0],
         kernel_name=kernel,
         resources={"metadata": {"path": str(run.root)}},
     )
@@ -248,18 +283,36 @@ def _execute_with_kernel(run: NotebookRun, front: FrontMatter) -> list[Diagnosti
                     continue
                 if index != injected:
                     code_number += 1
+                what = "the injected parameters cell" if index == injected else "cell"
+                number = "" if index == injected else f" {code_number}"
+                left = None if deadline is None else deadline - time.monotonic()
+                by_deadline = left is not None and left < run.timeout
+                cell_limit[0] = max(left or 0.0, 0.001) if by_deadline else float(run.timeout)
                 try:
                     client.execute_cell(cell, index)
                 except CellTimeoutError:
-                    problems.append(
-                        error(
-                            f"cell {code_number} timed out after {run.timeout} s",
-                            "cell-timeout",
-                            run.relative,
-                            starts[index],
+                    if by_deadline:
+                        message = f"{what}{number} was running when the notebook timed out"
+                        problems.append(
+                            error(
+                                f"{message} after {limit:g} s",
+                                "notebook-timeout",
+                                run.relative,
+                                starts[index],
+                                hint="resources.runtime (minutes) limits the whole notebook",
+                            )
                         )
-                    )
-                    # A hung kernel may ignore a polite shutdown request: kill it.
+                    else:
+                        problems.append(
+                            error(
+                                f"{what}{number} timed out after {run.timeout} s",
+                                "cell-timeout",
+                                run.relative,
+                                starts[index],
+                            )
+                        )
+                    # A hung kernel may ignore a polite shutdown request: kill it (SIGKILL to
+                    # its process group, so what the cell started goes too).
                     client.shutdown_kernel = "immediate"
                     break
                 except CellExecutionError as exc:
@@ -268,8 +321,6 @@ def _execute_with_kernel(run: NotebookRun, front: FrontMatter) -> list[Diagnosti
                     ename = getattr(exc, "ename", "") or "Error"
                     evalue = (getattr(exc, "evalue", "") or "").strip().splitlines()
                     detail = f"{ename}: {evalue[0]}" if evalue else ename
-                    what = "the injected parameters cell" if index == injected else "cell"
-                    number = "" if index == injected else f" {code_number}"
                     problems.append(
                         error(
                             f"{what}{number} failed: {detail}",
@@ -296,10 +347,20 @@ def _execute_with_quarto(run: NotebookRun, front: FrontMatter) -> list[Diagnosti
     command = quarto_command(
         run.relative, executed=str(run.executed), root=run.root, params=front.params
     )
-    result = run_tool(command, cwd=run.root, log=run.log, env=kernel_environment(run, os.environ))
+    code_cells = sum(cell.cell_type == "code" for cell in read_notebook(run.source).cells)
+    result = run_tool(
+        command,
+        cwd=run.root,
+        log=run.log,
+        env=kernel_environment(run, os.environ),
+        timeout=quarto_limit(run, front, code_cells),
+    )
     if result.ok:
         return []
-    return [error(failure_message(result, root=run.root), "notebook-failed", run.relative)]
+    message = failure_message(result, root=run.root)
+    if result.timed_out is not None:
+        return [error(message, "notebook-timeout", run.relative, _limit_line(front))]
+    return [error(message, "notebook-failed", run.relative)]
 
 
 def render_html(executed: Path) -> bytes:
