@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -24,14 +25,19 @@ from chapterwise.assemble import (
     assemble_thesis,
     bookmark_lines,
     brace_groups,
+    build_state,
+    decide,
     diff_chapter_aux,
+    lists_printing_changes,
     parse_aux,
     parse_run_log,
     read_state,
     run_chapter_pass,
     scan_references,
+    source_digests,
     split_main_aux,
     unexpected_outputs,
+    write_state,
 )
 from chapterwise.config import read_config
 from chapterwise.diagnostics import ChapterwiseError
@@ -118,6 +124,10 @@ def test_aux_differences_are_classified() -> None:
     assert changes.moved == (("sec:a", "6"),) and not changes.renumbered
     renumbered = AUX.replace("{2.1}{5}{A}", "{2.2}{5}{A}")
     assert diff_chapter_aux(parse_aux(AUX), parse_aux(renumbered)).renumbered == ("sec:a",)
+    retitled = diff_chapter_aux(
+        parse_aux(AUX), parse_aux(AUX.replace("{2.1}{5}{A}", "{2.1}{5}{B}"))
+    )
+    assert (retitled.retitled, retitled.renumbered) == (("sec:a",), ())
     added = AUX.replace(r"\@setckpt", "\\newlabel{new}{{1}{5}{}{x}{}}\n\\@setckpt")
     assert diff_chapter_aux(parse_aux(AUX), parse_aux(added)).new_labels == ("new",)
     toc = AUX.replace("Two}{5}", "Two}{6}")
@@ -158,11 +168,32 @@ def test_main_aux_is_cut_at_the_chapter_markers() -> None:
         pytest.param(r"\hyperref[f]{text}", {"f"}, set(), (), id="hyperref_link"),
         pytest.param(r"\newcommand\fr[1]{\ref{#1}}", set(), set(), ("x.tex",), id="macro_arg"),
         pytest.param(r"\let\myref\ref \myref{g}", set(), set(), ("x.tex",), id="let_alias"),
+        pytest.param(r"\zpageref{h}", set(), set(), ("x.tex",), id="unknown_page_ref"),
+        pytest.param(r"\fref{i} or \seeref{j}", set(), set(), ("x.tex",), id="unknown_refs"),
+        pytest.param(r"\href{https://x.org}{x} \ref{k}", {"k"}, set(), (), id="href_is_no_ref"),
+        pytest.param(r"\nameref{m}", {"m"}, set(), (), id="title_ref"),
     ],
 )
 def test_reference_scan(source: str, labels: set[str], pages: set[str], opaque: tuple) -> None:
     found = scan_references({"x.tex": source})
     assert (set(found.labels), set(found.pages), found.opaque) == (labels, pages, opaque)
+    assert found.titles == (found.labels if "nameref" in source else frozenset())
+
+
+def test_lists_printing_changed_labels() -> None:
+    old = parse_aux(
+        "\\@writefile{lof}{\\contentsline {figure}{\\numberline {2.1}{\\ignorespaces A plot "
+        "of Section\\nobreakspace {}\\ref {sec:x}.}}{4}{figure.2.1}}\n"
+        "\\@writefile{toc}{\\contentsline {section}{\\numberline {2.1}Fits}{3}{section.2.1}}"
+    )
+    renumbered = diff_chapter_aux((), ())
+    assert lists_printing_changes(old, old, renumbered) == ()
+    changes = replace(renumbered, renumbered=("sec:x",))
+    assert lists_printing_changes(old, old, changes) == ("lof",)
+    moved = replace(renumbered, moved=(("sec:x", "5"),))
+    assert lists_printing_changes(old, old, moved) == (), "a \\ref prints no page"
+    elsewhere = replace(renumbered, renumbered=("sec:y",))
+    assert lists_printing_changes(old, old, elsewhere) == ()
 
 
 def test_bookmark_lines_by_number_and_unexpected_outputs() -> None:
@@ -277,7 +308,7 @@ SCENARIOS = [
         id="new_label_used_from_another_chapter",
     ),
     pytest.param([("ch02", in_text(r"\cite{key00}"))], "citations-changed", id="cite_cited_key"),
-    pytest.param([("ch02", in_text(r"\cite{key08}"))], "new-citation", id="cite_new_key"),
+    pytest.param([("ch02", in_text(r"\cite{key05}"))], "new-citation", id="cite_new_key"),
     pytest.param(
         [("ch02", before_section("2.2", "More words. " * 400 + "\n\n"))],
         "page-count-changed",
@@ -285,6 +316,19 @@ SCENARIOS = [
     ),
     pytest.param(
         [("ch02", before_section("2.2", NEW_FIGURE))], "counters-changed", id="new_figure"
+    ),
+    pytest.param(
+        [("ch02", lambda t: t.replace("A figure of chapter 2.", "A figure of chapter two.", 1))],
+        "spliced",
+        id="caption_changes_the_list_of_figures",
+    ),
+    pytest.param(
+        [
+            ("ch01", in_text(r"\nameref{fig:2}")),
+            ("ch02", lambda t: t.replace("A figure of chapter 2.", "A figure of chapter two.", 1)),
+        ],
+        "label-referenced",
+        id="caption_printed_by_nameref_elsewhere",
     ),
 ]
 
@@ -299,6 +343,60 @@ def test_edit_matches_a_full_build(
     assert_like_a_full_build(thesis, tmp_path)
     state = read_state(thesis)
     assert state is not None and state.origin == ("splice" if code == "spliced" else "full")
+
+
+def test_caption_edit_splices_the_list_of_figures(thesis: Path) -> None:
+    lof = (thesis / THESIS_DIR / "thesis.lof").read_text()
+    edit = ("ch02", lambda t: t.replace("A figure of chapter 2.", "A new caption.", 1))
+    outcome = rebuild(thesis, apply(thesis, [edit]))
+    assert outcome.kind == "splice" and "the front matter" in outcome.message, outcome.message
+    assert "A new caption." in (thesis / THESIS_DIR / "thesis.lof").read_text() != lof
+
+
+def test_renumbered_label_printed_by_an_unchanged_caption(thesis: Path, tmp_path: Path) -> None:
+    # The caption's \ref stays "\ref {sec:x}" in the .lof whatever the label's number, so the
+    # list entry is byte-identical while the List of Figures must print the new number.
+    caption = "A figure of chapter 2."
+    setup = [
+        ("ch02", after_label("sec:2.1", "\\label{sec:x}")),
+        ("ch02", lambda t: t.replace(caption, "A figure of Section~\\ref{sec:x}.", 1)),
+    ]
+    rebuild(thesis, apply(thesis, setup))
+    assert "\\ref {sec:x}" in (thesis / THESIS_DIR / "thesis.lof").read_text()
+    move = [
+        ("ch02", lambda t: t.replace("\\label{sec:x}", "", 1)),
+        ("ch02", after_label("sec:2.2", "\\label{sec:x}")),
+    ]
+    outcome = rebuild(thesis, apply(thesis, move))
+    assert outcome.kind == "splice" and "the front matter" in outcome.message, outcome.message
+    assert_like_a_full_build(thesis, tmp_path)
+
+
+def test_an_edit_while_the_full_build_runs_is_not_recorded_as_built(thesis: Path) -> None:
+    project = _project(thesis)
+    state = read_state(thesis)
+    assert state is not None and decide(project, state, "auto") is None
+    before = source_digests(project, state)
+    apply(thesis, [("ch02", word)])  # saved while latexmk was typesetting the old text
+    stale = build_state(thesis, project, digests=before)
+    assert stale is not None
+    write_state(thesis, stale)
+    assert decide(project, read_state(thesis), "auto") is not None, "the edit is still to build"
+
+
+def test_an_edit_while_the_splice_runs_is_not_recorded_as_built(thesis: Path) -> None:
+    from chapterwise.assemble import SplicePlan, _apply_splice
+
+    project = _project(thesis)
+    state = read_state(thesis)
+    assert state is not None
+    apply(thesis, [("ch02", word)])
+    run_chapter_pass(project, "ch02", state, log_path=thesis / "pass.log")
+    plan = decide(project, state, "auto")
+    assert isinstance(plan, SplicePlan)
+    apply(thesis, [("ch02", word)])  # saved after the pass, before the splice is written
+    _apply_splice(project, state, plan)
+    assert decide(project, read_state(thesis), "auto") is not None, "the edit is still to build"
 
 
 def test_section_move_splices_the_front_matter_too(thesis: Path) -> None:
@@ -431,6 +529,22 @@ def test_forced_full_build(thesis: Path) -> None:
     outcome = rebuild(thesis, apply(thesis, [("ch02", word)]), mode="full")
     assert (outcome.kind, outcome.code) == ("full", "forced-full")
     assert outcome.message.startswith("full build: assembly=full")
+
+
+def test_page_references_hidden_in_a_project_package_fall_back(thesis: Path) -> None:
+    (thesis / "seepage.sty").write_text(
+        "\\ProvidesPackage{seepage}\n\\newcommand\\seepage[1]{see page~\\pageref{#1}}\n"
+    )
+    _edit_file(
+        "thesis.tex",
+        lambda t: t.replace(
+            r"\usepackage{cleveref}", "\\usepackage{cleveref}\n\\usepackage{seepage}"
+        ),
+    )(thesis)
+    assert rebuild(thesis, []).code == "main-changed"
+    outcome = rebuild(thesis, apply(thesis, [("ch02", before_section("2.2", "\\newpage"))]))
+    assert (outcome.kind, outcome.code) == ("full", "opaque-references"), outcome.message
+    assert "seepage.sty" in outcome.message
 
 
 def test_package_with_cross_chapter_state_blocks_splicing(thesis: Path) -> None:

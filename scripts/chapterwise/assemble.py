@@ -99,10 +99,16 @@ PAGE_REF_COMMANDS = frozenset(
         "vpagerefrange",
     )
 )
-REF_COMMANDS = PAGE_REF_COMMANDS | frozenset(
-    (
-        *("ref", "eqref", "autoref", "nameref", "subref", "cref", "Cref", "labelcref"),
-        *("namecref", "nameCref", "lcnamecref", "crefrange", "Crefrange"),
+# Those that print a label's title (hyperref's nameref), which a caption or heading edit changes.
+TITLE_REF_COMMANDS = frozenset(("nameref", "Nameref", "titleref"))
+REF_COMMANDS = (
+    PAGE_REF_COMMANDS
+    | TITLE_REF_COMMANDS
+    | frozenset(
+        (
+            *("ref", "eqref", "autoref", "nameref", "subref", "cref", "Cref", "labelcref"),
+            *("namecref", "nameCref", "lcnamecref", "crefrange", "Crefrange"),
+        )
     )
 )
 # aux lines that differ between a pass and a full build of the same sources by design: the
@@ -122,6 +128,12 @@ _COMMENT = re.compile(r"(?<!\\)%.*")
 _SETCOUNTER = re.compile(r"\\setcounter\{([^{}]*)\}\{([^{}]*)\}")
 _BOOKMARK_NUMBER = re.compile(r"% (\d+)\s*$")
 _HYPERREF_LABEL = re.compile(r"\\hyperref\s*\[([^\]\\#]*)\]")
+# A control word that ends in "ref" and is none of the known ones (\zpageref, \fref, \thref,
+# a project macro): it may print any label's number or page.
+_REF_LIKE = re.compile(r"\\([A-Za-z]*(?:ref|Ref))(?![A-Za-z@])")
+_NOT_LABEL_REFS = frozenset(("href", "hyperref"))
+# The project files whose text can reference labels (a chapter, an \input file, a package).
+TEX_SOURCE_SUFFIXES = (".tex", ".sty", ".cls", ".def", ".cfg", ".ltx")
 _QUOTED_KEY = re.compile(r"'(.*)'")
 
 
@@ -184,6 +196,7 @@ class References:
 
     labels: frozenset[str] = frozenset()
     pages: frozenset[str] = frozenset()
+    titles: frozenset[str] = frozenset()  # labels whose title is printed (\\nameref)
     opaque: tuple[str, ...] = ()  # files with reference commands the scanner cannot read
 
 
@@ -251,6 +264,9 @@ class SplicePlan:
     lists: dict[str, bytes]  # extension -> new list file
     reads: dict[str, list[str]]  # include -> project files its pass read
     undefined: list[str]
+    # The digests of what the passes typeset, taken before TeX read the files: the new state
+    # records these, so an edit made while the build runs is seen by the next one.
+    digests: dict[str, str]
     changed: tuple[str, ...] = ()  # the project files whose edits this splice brings in
 
 
@@ -432,8 +448,9 @@ class AuxChanges:
 
     new_labels: tuple[str, ...] = ()
     removed_labels: tuple[str, ...] = ()
-    renumbered: tuple[str, ...] = ()  # a label whose number, title or anchor changed
+    renumbered: tuple[str, ...] = ()  # a label whose number or anchor changed (or two fields)
     moved: tuple[tuple[str, str], ...] = ()  # (label, new page): only the page changed
+    retitled: tuple[str, ...] = ()  # only the title changed (hyperref's \\nameref field)
     lists: tuple[str, ...] = ()  # list extensions whose entries changed
     counters: tuple[str, ...] = ()  # counters whose checkpointed value changed
     other: tuple[str, ...] = ()  # any other line that changed
@@ -447,6 +464,7 @@ def diff_chapter_aux(old: Sequence[AuxEntry], new: Sequence[AuxEntry]) -> AuxCha
     removed: set[str] = set()
     renumbered: set[str] = set()
     moved: dict[str, str] = {}
+    retitled: set[str] = set()
     for key in old_labels.keys() | new_labels.keys():
         name = _label_name(key)
         if key not in old_labels:
@@ -455,20 +473,16 @@ def diff_chapter_aux(old: Sequence[AuxEntry], new: Sequence[AuxEntry]) -> AuxCha
             removed.add(name)
         elif old_labels[key].text != new_labels[key].text:
             before, after = label_fields(old_labels[key]), label_fields(new_labels[key])
-            same_but_page = (
-                len(before) == len(after)
-                and len(before) >= 2
-                and all(
-                    a == b for i, (a, b) in enumerate(zip(before, after, strict=True)) if i != 1
-                )
-            )
-            if same_but_page and not key.endswith("@cref"):
+            if _same_but(before, after, 1) and not key.endswith("@cref"):
                 moved[name] = after[1]
-            elif same_but_page:
+            elif _same_but(before, after, 1):
                 moved.setdefault(name, after[1])
+            elif _same_but(before, after, 2) and not key.endswith("@cref"):
+                retitled.add(name)  # {number}{page}{title}{anchor}{}: a caption or heading edit
             else:
                 renumbered.add(name)
     renumbered -= added | removed
+    retitled -= added | removed | renumbered | moved.keys()
     lists = sorted(
         {e.key for e in old if e.command == "@writefile"}
         | {e.key for e in new if e.command == "@writefile"}
@@ -494,24 +508,59 @@ def diff_chapter_aux(old: Sequence[AuxEntry], new: Sequence[AuxEntry]) -> AuxCha
     if rest_old != rest_new and not other:
         other = ("(order of lines)",)
     return AuxChanges(
-        tuple(sorted(added)),
-        tuple(sorted(removed)),
-        tuple(sorted(renumbered)),
-        tuple(sorted((k, v) for k, v in moved.items() if k not in renumbered)),
-        changed_lists,
-        counters,
-        other,
+        new_labels=tuple(sorted(added)),
+        removed_labels=tuple(sorted(removed)),
+        renumbered=tuple(sorted(renumbered)),
+        moved=tuple(sorted((k, v) for k, v in moved.items() if k not in renumbered)),
+        retitled=tuple(sorted(retitled)),
+        lists=changed_lists,
+        counters=counters,
+        other=other,
     )
+
+
+def _same_but(before: Sequence[str], after: Sequence[str], index: int) -> bool:
+    """Whether two label values differ at most in field ``index``."""
+    return (
+        len(before) == len(after)
+        and len(before) > index
+        and all(a == b for i, (a, b) in enumerate(zip(before, after, strict=True)) if i != index)
+    )
+
+
+def lists_printing_changes(
+    old: Sequence[AuxEntry], new: Sequence[AuxEntry], changes: AuxChanges
+) -> tuple[str, ...]:
+    """The lists (toc, lof, lot) whose entries from a chapter print one of its changed labels.
+
+    TeX writes ``\\ref`` into the list files unexpanded (it is robust), so an entry can stay
+    byte-identical while the number it prints in the front matter changes.
+    """
+    numbers = {*changes.new_labels, *changes.removed_labels, *changes.renumbered}
+    numbers |= set(changes.retitled)
+    pages = {label for label, _ in changes.moved} | numbers
+    if not numbers and not pages:
+        return ()
+    found: set[str] = set()
+    for entry in (*old, *new):
+        if entry.command != "@writefile" or entry.key in found:
+            continue
+        used = scan_references({entry.key: entry.text})
+        if used.opaque or used.labels & numbers or used.pages & pages:
+            found.add(entry.key)
+    return tuple(sorted(found))
 
 
 def scan_references(texts: Mapping[str, str]) -> References:
     """The labels that ``texts`` (path -> source) reference, and which of them by page.
 
     A file is opaque when a reference command in it has no literal label (a macro parameter,
-    another macro) or is hidden from the scanner (``\\let\\myref\\ref``): it may use any label.
+    another macro), is hidden from the scanner (``\\let\\myref\\ref``) or is one this module
+    does not know (``\\zpageref``, ``\\fref``, a project's ``\\seeref``): it may use any label.
     """
     labels: set[str] = set()
     pages: set[str] = set()
+    titles: set[str] = set()
     opaque: list[str] = []
     pattern = re.compile(
         r"\\(" + "|".join(sorted(REF_COMMANDS, key=len, reverse=True)) + r")(?![A-Za-z@])"
@@ -530,13 +579,21 @@ def scan_references(texts: Mapping[str, str]) -> References:
             labels.update(command.targets)
             if command.name in PAGE_REF_COMMANDS:
                 pages.update(command.targets)
+            if command.name in TITLE_REF_COMMANDS:
+                titles.update(command.targets)
         uncommented = "\n".join(_COMMENT.sub("", line) for line in text.splitlines())
         labels.update(m.group(1).strip() for m in _HYPERREF_LABEL.finditer(uncommented))
-        if len(pattern.findall(uncommented)) > readable or re.search(
-            r"\\hyperref\s*\[[^\]]*[\\#]", uncommented
+        unknown = any(
+            m.group(1) not in REF_COMMANDS and m.group(1) not in _NOT_LABEL_REFS
+            for m in _REF_LIKE.finditer(uncommented)
+        )
+        if (
+            unknown
+            or len(pattern.findall(uncommented)) > readable
+            or re.search(r"\\hyperref\s*\[[^\]]*[\\#]", uncommented)
         ):
             opaque.append(path)
-    return References(frozenset(labels), frozenset(pages), tuple(opaque))
+    return References(frozenset(labels), frozenset(pages), frozenset(titles), tuple(opaque))
 
 
 def split_recording(
@@ -737,8 +794,28 @@ def forget_state(root: Path) -> None:
     (root / THESIS_DIR / STATE_FILE).unlink(missing_ok=True)
 
 
-def build_state(root: Path, project: Project, *, base_size: int | None = None) -> State | None:
-    """The state of a finished full build in build/thesis/ (None if it cannot be spliced into)."""
+def source_digests(project: Project, previous: State | None) -> dict[str, str]:
+    """The digests of every project file the thesis is known to read, before a build reads them."""
+    paths = [project.main, *project.preamble.files]
+    for chapter in project.chapters:
+        paths.extend(project.chapter_deps[chapter.name].files)
+    if previous is not None:
+        paths.extend(previous.inputs)
+    return {path: file_digest(project.root / path) or "missing" for path in dict.fromkeys(paths)}
+
+
+def build_state(
+    root: Path,
+    project: Project,
+    *,
+    base_size: int | None = None,
+    digests: Mapping[str, str] | None = None,
+) -> State | None:
+    """The state of a finished full build in build/thesis/ (None if it cannot be spliced into).
+
+    ``digests`` are the sources' digests from before the build (``source_digests``): a file
+    edited while latexmk ran is then recorded as changed, not as built.
+    """
     directory = root / THESIS_DIR
     includes = tuple(chapter.include for chapter in project.chapters)
     log_text = _read_text(_job_file(directory, THESIS_JOB, "log"))
@@ -765,7 +842,8 @@ def build_state(root: Path, project: Project, *, base_size: int | None = None) -
     for chapter in project.chapters:
         for path in project.chapter_deps[chapter.name].files:
             owners.setdefault(path, set()).add(chapter.include)
-    inputs = {path: file_digest(root / path) or "missing" for path in owners}
+    before = digests or {}
+    inputs = {path: before.get(path) or file_digest(root / path) or "missing" for path in owners}
     blockers = [
         f"the thesis writes {name}, which a chapter pass cannot keep up to date"
         for name in unexpected_outputs(reads.outputs, THESIS_JOB, includes)
@@ -1043,15 +1121,20 @@ class _PassView:
     main: MainAux | None
 
 
-def _references_outside(project: Project, exclude: str) -> References:
-    """What every part of the thesis but chapter ``exclude`` references (current sources)."""
+def _references_outside(project: Project, state: State, exclude: str) -> References:
+    """What every part of the thesis but chapter ``exclude`` references (current sources).
+
+    The sources are what the scan finds and what the last build read (a project package that
+    ``\\usepackage`` loads, say, which the scan does not follow).
+    """
     texts: dict[str, str] = {}
     sources = [project.main, *project.preamble.files]
     for chapter in project.chapters:
         if chapter.include != exclude:
             sources.extend(project.chapter_deps[chapter.name].files)
+    sources += [path for path, owners in state.owners.items() if owners != [exclude]]
     for path in dict.fromkeys(sources):
-        if path.endswith(".tex"):
+        if path.endswith(TEX_SOURCE_SUFFIXES):
             texts[path] = _read_text(project.root / path)
     return scan_references(texts)
 
@@ -1117,8 +1200,14 @@ def check_chapter(
         )
     if changes.other:
         return Fallback("aux-changed", f"{include}'s .aux changed: {changes.other[0][:60]}")
-    if changes.new_labels or changes.removed_labels or changes.renumbered or changes.moved:
-        used = _references_outside(project, include)
+    if (
+        changes.new_labels
+        or changes.removed_labels
+        or changes.renumbered
+        or changes.moved
+        or changes.retitled
+    ):
+        used = _references_outside(project, state, include)
         if used.opaque:
             return Fallback(
                 "opaque-references",
@@ -1137,6 +1226,12 @@ def check_chapter(
                     "label-referenced",
                     f"label {label} changed in {include} and is referenced from elsewhere",
                 )
+        for label in changes.retitled:
+            if label in used.titles:
+                return Fallback(
+                    "label-referenced",
+                    f"the title of label {label} changed in {include} and is printed elsewhere",
+                )
         for label, page in changes.moved:
             if label in used.pages:
                 user = _first_user(project, include, label)
@@ -1144,6 +1239,11 @@ def check_chapter(
                     "label-page-printed",
                     f"label {label} moved to page {page} and {user} prints its page",
                 )
+    printing = lists_printing_changes(state_auxes.get(include, ()), view.aux, changes)
+    if printing:
+        # An unchanged ToC/LoF/LoT entry can still print differently (a caption with \\ref to
+        # a label that was renumbered): the front matter is then spliced from the pass too.
+        changes = replace(changes, lists=tuple(sorted({*changes.lists, *printing})))
     if changes.lists and state.lists_outside_front:
         return Fallback(
             "lists-changed",
@@ -1170,7 +1270,7 @@ def _first_user(project: Project, include: str, label: str) -> str:
         texts = {
             p: _read_text(project.root / p)
             for p in project.chapter_deps[chapter.name].files
-            if p.endswith(".tex")
+            if p.endswith(TEX_SOURCE_SUFFIXES)
         }
         if label in scan_references(texts).pages:
             return chapter.include
@@ -1257,7 +1357,8 @@ def plan_splice(project: Project, state: State, changed: Sequence[str]) -> Splic
                 )
             )
     reads = {v.include: v.record.reads for v in views}
-    return SplicePlan(tuple(swaps), chapter_aux, lists, reads, sorted(undefined))
+    digests = {path: d for view in views for path, d in view.record.inputs.items()}
+    return SplicePlan(tuple(swaps), chapter_aux, lists, reads, sorted(undefined), digests)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1285,8 +1386,9 @@ def run_full_build(project: Project, *, log_path: Path) -> CompileResult:
         # it must not decide that nothing changed.
         (root / THESIS_DIR / f"{THESIS_JOB}.fdb_latexmk").unlink(missing_ok=True)
     includes = [chapter.include for chapter in project.chapters]
+    digests = source_digests(project, previous)
     result = run_latex(_thesis_job(project), includes=includes, log_path=log_path)
-    state = build_state(root, project)
+    state = build_state(root, project, digests=digests)
     if state is not None:
         # Where each named destination is, once, so that a splice need not parse the PDF.
         from chapterwise.splice import save_destination_index
@@ -1341,7 +1443,7 @@ def _apply_splice(project: Project, state: State, plan: SplicePlan) -> State:
                 owners[path].append(include)
     for path in [*plan.changed, *(p for files in plan.reads.values() for p in files)]:
         if path in owners:
-            inputs[path] = file_digest(root / path) or "missing"
+            inputs[path] = plan.digests.get(path) or file_digest(root / path) or "missing"
     pdf_sha = file_digest(pdf) or ""
     if index is None:
         save_destination_index(pdf, index_file, pdf_sha)
