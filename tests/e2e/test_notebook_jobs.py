@@ -13,6 +13,7 @@ import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import psutil
 import pytest
 
 from tests.conftest import REPO, tool_env
@@ -39,7 +40,10 @@ FAILING = {
     "bad.py": header("outputs: [results/bad.csv]")
     + "# %%\nx = 1\n\n# %%\nraise ValueError('boom')\n",
     "hang.py": header("outputs: [results/hang.csv]", "timeout: 2")
-    + "# %%\nimport time\ntime.sleep(600)\n",
+    + "# %%\nimport time, os, ipykernel\n"
+    + 'open("build/hang-kernel.txt", "w")'
+    + '.write(f"{os.getpid()}\\n{ipykernel.get_connection_file()}")\n'
+    + "time.sleep(600)\n",
     "lazy.py": header("outputs:", "  - results/lazy.csv", "  - figures/lazy.pdf")
     + "# %%\n"
     + writer("results/lazy.csv"),
@@ -126,6 +130,25 @@ def test_each_failure_is_one_line_at_its_notebook_line(failed_run) -> None:
         and line.endswith("[missing-output]")
         for line in lines
     )
+
+
+def test_the_timed_out_kernel_is_gone(failed_run) -> None:
+    """The hung kernel is killed, not left running after Snakemake has finished."""
+    directory, _ = failed_run
+    pid, connection_file = (directory / "build" / "hang-kernel.txt").read_text().splitlines()
+    survivors = [
+        process
+        for process in psutil.process_iter(["pid", "cmdline", "status"])
+        if process.info["status"] != psutil.STATUS_ZOMBIE
+        and (
+            connection_file in (process.info["cmdline"] or [])
+            or (
+                process.info["pid"] == int(pid)
+                and "ipykernel_launcher" in " ".join(process.info["cmdline"] or [])
+            )
+        )
+    ]
+    assert survivors == []
 
 
 def test_undeclared_output_is_a_warning(failed_run) -> None:
