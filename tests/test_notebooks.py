@@ -546,3 +546,32 @@ def test_unknown_kernel_points_at_the_kernel_key(project_dir: Path) -> None:
         r"installed kernels: .*python3",
     ):
         run_notebook(run, read_front_matter(run.source, root=project_dir))
+
+
+# A valid notebook output nbconvert cannot render: its template reads the image's metadata as
+# a mapping (width, height), and nbformat allows any JSON value there.
+UNRENDERABLE = """# ---
+# outputs: [results/art.csv]
+# ---
+# %%
+from IPython.display import display
+PNG = ("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA"
+       "60e6kgAAAABJRU5ErkJggg==")
+display({"image/png": PNG}, metadata={"image/png": "wide"}, raw=True)
+open("results/art.csv", "w").write("ok\\n")
+"""
+
+
+def test_a_notebook_nbconvert_cannot_render_gets_a_page_saying_why(project_dir: Path) -> None:
+    (project_dir / "notebooks" / "art.py").write_text(UNRENDERABLE)
+    run = make_run(project_dir, "art.py")
+    warnings = run_notebook(run, read_front_matter(run.source, root=project_dir))
+    assert [format_diagnostic(d) for d in warnings] == [
+        "notebooks/art.py: warning: could not render HTML: AttributeError: 'str' object has no "
+        "attribute 'get'; see build/logs/art.log [html-render-failed]"
+    ]
+    assert (project_dir / "results" / "art.csv").read_text() == "ok\n", "the notebook ran"
+    page = run.html.read_text() if run.html else ""
+    assert page.startswith("<!DOCTYPE html>")
+    assert "nbconvert could not render this notebook" in page and "art.ipynb" in page
+    assert "Traceback" in run.log.read_text(), "the traceback of the render is in the log"

@@ -15,12 +15,13 @@ the number of code cells.
 
 from __future__ import annotations
 
+import html
 import json
-import logging
 import os
 import re
 import shutil
 import time
+import traceback
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,8 +33,6 @@ from chapterwise.diagnostics import ChapterwiseError, Diagnostic, error, warning
 from chapterwise.frontmatter import FrontMatter, NotebookFormat, ParamValue, notebook_format
 from chapterwise.fsutil import atomic_write_bytes
 from chapterwise.process import failure_message, run_tool
-
-logger = logging.getLogger(__name__)
 
 KERNEL_NAME = "python3"
 PARAMETERS_TAG = "parameters"
@@ -373,6 +372,47 @@ def render_html(executed: Path) -> bytes:
     return body.encode("utf-8")
 
 
+def render_html_page(executed: Path) -> tuple[bytes, Exception | None]:
+    """The HTML render of an executed notebook, or a page saying why there is none.
+
+    The page is a declared output, and a notebook that ran is not failed by its cosmetic
+    render: the caller turns the exception into a warning.
+    """
+    try:
+        return render_html(executed), None
+    except Exception as exc:  # nbconvert's templates, filters and exporters raise anything
+        reason = html.escape(f"{type(exc).__name__}: {exc}")
+        page = (
+            '<!DOCTYPE html>\n<html><head><meta charset="utf-8">'
+            f"<title>{html.escape(executed.stem)}: no HTML render</title></head>\n"
+            f"<body><h1>{html.escape(executed.stem)}: no HTML render</h1>\n"
+            f"<p>nbconvert could not render this notebook: <code>{reason}</code></p>\n"
+            f"<p>The executed notebook is <code>{html.escape(executed.name)}</code>, "
+            "in this folder.</p></body></html>\n"
+        )
+        return page.encode("utf-8"), exc
+
+
+def _write_html(run: NotebookRun, executed: Path, html_path: Path) -> list[Diagnostic]:
+    """Write the HTML render (or the page that says why not); a failed render is a warning."""
+    page, exc = render_html_page(executed)
+    atomic_write_bytes(html_path, page)
+    if exc is None:
+        return []
+    with run.log.open("a", encoding="utf-8") as handle:
+        handle.write("could not render HTML:\n" + "".join(traceback.format_exception(exc)))
+    first = (str(exc).strip().splitlines() or [""])[0]
+    detail = f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+    return [
+        warning(
+            f"could not render HTML: {detail}",
+            "html-render-failed",
+            run.relative,
+            hint=f"see {run.shown(run.log)}",
+        )
+    ]
+
+
 Snapshot = dict[str, tuple[int, int]]
 
 
@@ -429,10 +469,8 @@ def _keep_failed_run(run: NotebookRun) -> None:
         return
     kept = run.log.with_suffix(".ipynb")
     atomic_write_bytes(kept, run.executed.read_bytes())
-    try:
-        atomic_write_bytes(run.log.with_suffix(".html"), render_html(kept))
-    except (OSError, ValueError) as exc:  # the notebook's own failure is what matters here
-        logger.warning("no HTML of the failed run of %s: %s", run.relative, exc)
+    # The notebook's own failure is what gets reported; a failed render only goes to the log.
+    _write_html(run, kept, run.log.with_suffix(".html"))
 
 
 def run_notebook(run: NotebookRun, front: FrontMatter) -> tuple[Diagnostic, ...]:
@@ -465,5 +503,5 @@ def run_notebook(run: NotebookRun, front: FrontMatter) -> tuple[Diagnostic, ...]
         _keep_failed_run(run)
         raise ChapterwiseError([*problems, *found])
     if run.html is not None:
-        atomic_write_bytes(run.html, render_html(run.executed))
+        found += _write_html(run, run.executed, run.html)
     return tuple(found)
