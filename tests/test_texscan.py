@@ -1,12 +1,13 @@
 from __future__ import annotations
 
 import dataclasses
+from datetime import timedelta
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chapterwise.texscan import CommandKind, TexCommand, scan_tex
+from chapterwise.texscan import CommandKind, TexCommand, scan_global_state, scan_tex
 
 K = CommandKind
 
@@ -541,6 +542,7 @@ def line_count(text: str) -> int:
     return max(1, len(text.splitlines()))
 
 
+@settings(deadline=timedelta(milliseconds=500))
 @given(TEXTS)
 def test_never_raises_and_returns_records(text):
     commands = scan_tex(text)
@@ -549,6 +551,7 @@ def test_never_raises_and_returns_records(text):
     assert all(t and t == t.strip() for c in commands for t in c.targets)
 
 
+@settings(deadline=timedelta(milliseconds=500))
 @given(TEXTS)
 def test_positions_point_at_the_command(text):
     commands = scan_tex(text)
@@ -599,3 +602,124 @@ def test_command_after_k_lines_is_found_on_line_k_plus_1(before, prefix, placed,
         + "".join(f"\n{line}" for line in after)
     )
     assert scan_tex(text) == (TexCommand(kind, name, (key,), len(before) + 1, len(prefix) + 1),)
+
+
+# --- \\url-like arguments -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        pytest.param("\\url{http://x.org/a%20b} \\ref{a}", id="percent_in_url"),
+        pytest.param("\\href{http://x.org/%7E}{home} \\ref{a}", id="percent_in_href"),
+        pytest.param("\\url|a%b| \\ref{a}", id="url_with_bars"),
+        pytest.param("\\path{a/{b}/%c} \\ref{a}", id="nested_braces_in_path"),
+    ],
+)
+def test_percent_in_a_url_is_not_a_comment(text):
+    assert found(text) == [(K.REF, "ref", ("a",))]
+
+
+def test_commands_in_a_url_are_not_read():
+    assert found("\\url{\\ref{no}} \\ref{a}") == [(K.REF, "ref", ("a",))]
+
+
+def test_an_unclosed_url_is_read_as_text():
+    assert found("\\url{a\n\n\\ref{a}") == [(K.REF, "ref", ("a",))]
+
+
+# --- scan_global_state ----------------------------------------------------------------------
+
+
+def state(text: str) -> list[tuple[str, tuple[str, ...]]]:
+    """(name, targets) of every state-changing command."""
+    commands = scan_global_state(text)
+    assert all(c.kind is K.STATE for c in commands)
+    return [(c.name, c.targets) for c in commands]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param(
+            "\\setlength{\\parindent}{0pt}", [("setlength", ("\\parindent",))], id="top_level"
+        ),
+        pytest.param(
+            "\\begin{table}\\setlength{\\tabcolsep}{1pt}\\end{table}", [], id="inside_table"
+        ),
+        pytest.param("{\\setlength{\\parindent}{0pt}}", [], id="inside_braces"),
+        pytest.param("\\begingroup\\def\\a{}\\endgroup", [], id="inside_begingroup"),
+        pytest.param("\\bgroup\\let\\a\\b\\egroup", [], id="inside_bgroup"),
+        pytest.param("{\\gdef\\a{x}}", [("gdef", ("\\a",))], id="gdef_inside_braces"),
+        pytest.param(
+            "\\begin{figure}\\xdef\\a{x}\\end{figure}", [("xdef", ("\\a",))], id="xdef_in_env"
+        ),
+        pytest.param("{\\global\\let\\a\\b}", [("global", ("\\let",))], id="global_prefix"),
+        pytest.param("% \\renewcommand{\\thefigure}{x}", [], id="commented_renewcommand"),
+        pytest.param(
+            "\\renewcommand{\\thefigure}{\\arabic{figure}}",
+            [("renewcommand", ("\\thefigure",))],
+            id="renewcommand_the_counter",
+        ),
+        pytest.param("\\begin{verbatim}\\def\\a{}\\end{verbatim}", [], id="verbatim"),
+        pytest.param("\\verb|\\def\\a{}|", [], id="verb"),
+        pytest.param("\\iffalse\\def\\a{}\\fi", [], id="iffalse"),
+        pytest.param(
+            "\\newcommand*{\\a}[1]{\\setlength{\\b}{#1}}",
+            [("newcommand", ("\\a",))],
+            id="body_not_reported",
+        ),
+        pytest.param(
+            "\\newcounter{step}\\setcounter{step}{2}\\stepcounter{step}",
+            [("newcounter", ("step",))],
+            id="counter_values_not_reported",
+        ),
+        pytest.param(
+            "\\newtheorem{theorem}{Theorem}\\newenvironment{proofsketch}{}{}",
+            [("newtheorem", ("theorem",)), ("newenvironment", ("proofsketch",))],
+            id="named_definitions",
+        ),
+        pytest.param(
+            "\\makeatletter\\def\\@a{}\\makeatother",
+            [("makeatletter", ()), ("def", ("\\@a",)), ("makeatother", ())],
+            id="makeatletter",
+        ),
+        pytest.param("\\catcode`\\@=11", [("catcode", ())], id="catcode"),
+        pytest.param(
+            "\\pagestyle{plain}\\pagenumbering{roman}\\hypersetup{hidelinks}",
+            [("pagestyle", ("plain",)), ("pagenumbering", ("roman",)), ("hypersetup", ())],
+            id="page_and_package_settings",
+        ),
+        pytest.param(
+            "\\begin{document}\\def\\a{}\\end{document}",
+            [("def", ("\\a",))],
+            id="document_is_no_group",
+        ),
+        pytest.param("\\{\\def\\a{}\\}", [("def", ("\\a",))], id="escaped_braces_no_group"),
+        pytest.param("} \\def\\a{}", [("def", ("\\a",))], id="stray_close_brace"),
+        pytest.param(
+            "\\let\\ifdraft\\iffalse \\def\\a{}",
+            [("let", ("\\ifdraft",)), ("def", ("\\a",))],
+            id="let_iffalse_is_not_skipped_text",
+        ),
+        pytest.param("\\newlength", [("newlength", ())], id="no_argument"),
+    ],
+)
+def test_global_state(text, expected):
+    assert state(text) == expected
+
+
+def test_global_state_positions():
+    text = "\\chapter{A}\n  {\\gdef\\a{}}\n\\newlength{\\b}\n"
+    assert [(c.line, c.column) for c in scan_global_state(text)] == [(2, 4), (3, 1)]
+
+
+@settings(deadline=timedelta(milliseconds=500))
+@given(TEXTS)
+def test_global_state_never_raises_and_lines_are_in_range(text):
+    commands = scan_global_state(text)
+    lines = text.split("\n")
+    for command in commands:
+        assert command.kind is K.STATE
+        assert 1 <= command.line <= line_count(text)
+        assert lines[command.line - 1][command.column - 1 :].startswith("\\" + command.name)

@@ -4,8 +4,11 @@
 every ``\\input``-like command, ``\\include``, ``\\includegraphics``, ``\\graphicspath``,
 bibliography command, ``\\label``, reference and citation, with the line and column of its
 backslash. Text that TeX would not read as commands is skipped: ``%`` comments, ``\\verb``,
+the argument of ``\\url``, ``\\path`` and ``\\href`` (where ``%`` is a plain character),
 verbatim-like environments and the false branch of ``\\iffalse``. Which commands exist and
-how their arguments look is one table, ``_COMMANDS``.
+how their arguments look is one table, ``_COMMANDS``. The same skipping (one cursor method,
+``_Cursor.next_token``) serves ``scan_global_state``, the definitions and assignments of a
+chapter that outlive it.
 
 The scanner never raises. A command whose argument is broken (no closing brace) is not
 reported, and scanning goes on right after its name.
@@ -39,7 +42,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Final, NamedTuple
 
-__all__ = ["CommandKind", "TexCommand", "scan_tex"]
+__all__ = ["CommandKind", "TexCommand", "scan_global_state", "scan_tex"]
 
 
 class CommandKind(enum.Enum):
@@ -53,6 +56,7 @@ class CommandKind(enum.Enum):
     LABEL = "label"
     REF = "ref"
     CITE = "cite"
+    STATE = "state"  # a definition or assignment that outlives the file (scan_global_state)
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,6 +173,11 @@ _WORD: Final = re.compile(r"[A-Za-z@]+")
 _FILE_NAME: Final = re.compile(r"[^\s%}\\]+")
 _LET_BEFORE: Final = re.compile(r"\\let\s*\\(?:[A-Za-z@]+|[^A-Za-z@])\s*=?\s*\Z")
 _SPACE: Final = " \t\r\f\v"
+_BRACE: Final = re.compile(r"[{}]")
+_BLANK_LINE: Final = re.compile(r"\n[ \t\r\f\v]*\n")
+_GROUPING: Final = re.compile(r"[\\%{}]")
+# Commands whose argument is read with other catcodes (hyperref, url): no comments inside.
+_URL_COMMANDS: Final = frozenset(("url", "nolinkurl", "path", "href"))
 _CLOSER: Final[Mapping[str, str]] = {"{": "}", "[": "]", "(": ")"}
 
 
@@ -187,6 +196,13 @@ class _Parsed(NamedTuple):
     end: int
 
 
+class _Token(NamedTuple):
+    offset: int  # of the backslash or brace
+    name: str  # the control word ("" for a control symbol), or "{" / "}"
+    end: int  # after the name; after ``{env}`` for \\begin and \\end
+    env: str = ""  # the environment of \\begin and \\end
+
+
 class _Hit(NamedTuple):
     offset: int
     kind: CommandKind
@@ -203,24 +219,50 @@ class _Cursor:
 
     def scan(self, pos: int) -> Iterator[tuple[_Hit, tuple[_Span, ...]]]:
         """Yield the known commands from ``pos`` on, with the spans still to scan inside them."""
+        while (token := self.next_token(pos, _SPECIAL)) is not None:
+            pos = token.end
+            if (spec := _COMMANDS.get(token.name)) is not None:
+                parsed = self.parse_arguments(pos, spec)
+                if parsed is not None:
+                    yield _Hit(token.offset, spec.kind, token.name, parsed.targets), parsed.nested
+                    pos = parsed.end
+
+    def next_token(self, pos: int, pattern: re.Pattern[str]) -> _Token | None:
+        """The next control word (or brace, if ``pattern`` finds them) TeX reads from ``pos``.
+
+        This is the one place that decides what TeX does not read as commands: ``%``
+        comments, ``\\verb``, the argument of ``\\url``-like commands, verbatim-like
+        environments and the false branch of ``\\iffalse`` are stepped over.
+        """
         text, stop = self.text, self.stop
-        while (match := _SPECIAL.search(text, pos, stop)) is not None:
+        while (match := pattern.search(text, pos, stop)) is not None:
             here = match.start()
-            if text[here] == "%":
+            char = text[here]
+            if char == "%":
                 pos = self.skip_comment(here)
                 continue
+            if char != "\\":
+                return _Token(here, char, here + 1)
             name, pos = self.read_control(here)
             if name == "verb":
                 pos = self.skip_verb(pos)
-            elif name == "begin":
-                pos = self.skip_verbatim(pos)
+            elif name in _URL_COMMANDS:
+                pos = self.skip_url(pos)
             elif name == "iffalse" and not _LET_BEFORE.search(text, max(0, here - 80), here):
                 pos = self.skip_false_branch(pos)
-            elif (spec := _COMMANDS.get(name)) is not None:
-                parsed = self.parse_arguments(pos, spec)
-                if parsed is not None:
-                    yield _Hit(here, spec.kind, name, parsed.targets), parsed.nested
-                    pos = parsed.end
+            elif name in ("begin", "end"):
+                env = self.read_required(pos)
+                if env is None:
+                    return _Token(here, name, pos)
+                env_name = env.text.strip()
+                end_pattern = _VERBATIM_ENDS.get(env_name) if name == "begin" else None
+                if end_pattern is None:
+                    return _Token(here, name, env.end, env_name)
+                end = end_pattern.search(text, env.end, stop)
+                pos = stop if end is None else end.end()
+            else:
+                return _Token(here, name, pos)
+        return None
 
     def skip_comment(self, pos: int) -> int:
         """The end of the line of the ``%`` at ``pos``."""
@@ -272,19 +314,32 @@ class _Cursor:
         close = text.find(text[pos], pos + 1, line_end)
         return line_end if close < 0 else close + 1
 
-    def skip_verbatim(self, pos: int) -> int:
-        """After ``\\begin``: skip a verbatim-like environment up to its ``\\end``."""
-        start = self.skip_space(pos)
-        if start >= self.stop or self.text[start] != "{":
+    def skip_url(self, pos: int) -> int:
+        """Skip the argument of ``\\url`` (read with ``%`` and ``\\`` as plain characters).
+
+        ``{..}`` nests braces, any other delimiter works like ``\\verb``'s; an unclosed
+        argument (or one with a blank line) is not skipped.
+        """
+        text, stop = self.text, self.stop
+        start = pos
+        while start < stop and text[start] in _SPACE:
+            start += 1
+        if start >= stop or text[start].isalnum() or text[start] in "\n*[":
             return pos
-        env = self.read_argument(start, "{")
-        if env is None:
-            return pos
-        end_pattern = _VERBATIM_ENDS.get(env.text.strip())
-        if end_pattern is None:
-            return env.end
-        end = end_pattern.search(self.text, env.end, self.stop)
-        return self.stop if end is None else end.end()
+        if text[start] != "{":
+            close = text.find(text[start], start + 1, stop)
+            line_end = text.find("\n", start + 1, stop)
+            if close < 0 or 0 <= line_end < close:
+                return pos
+            return close + 1
+        depth = 0
+        for match in _BRACE.finditer(text, start, stop):
+            depth += 1 if match.group() == "{" else -1
+            if depth == 0:
+                if _BLANK_LINE.search(text, start, match.start()):
+                    return pos
+                return match.end()
+        return pos
 
     def skip_false_branch(self, pos: int) -> int:
         """After ``\\iffalse``: skip to just after its ``\\else`` or ``\\fi``."""
@@ -509,3 +564,101 @@ def scan_tex(text: str) -> tuple[TexCommand, ...]:
     return tuple(
         TexCommand(hit.kind, hit.name, hit.targets, *lines.position(hit.offset)) for hit in hits
     )
+
+
+# Definitions and assignments that are local to the group they are made in: they outlive a
+# chapter only at group depth 0 (\include opens no group). The first argument names what
+# they define: a control sequence ("\\foo") or, for the second set, a name ("theorem").
+_LOCAL_DEFINITIONS: Final = frozenset(
+    (
+        *("newcommand", "renewcommand", "providecommand", "DeclareRobustCommand", "def"),
+        *("edef", "let", "futurelet", "chardef", "mathchardef", "countdef", "dimendef"),
+        *("skipdef", "toksdef", "setlength", "addtolength", "settowidth", "settoheight"),
+        *("settodepth", "newif", "DeclareMathOperator", "NewDocumentCommand"),
+        *("RenewDocumentCommand", "ProvideDocumentCommand", "DeclareDocumentCommand"),
+    )
+)
+_LOCAL_NAMED: Final = frozenset(
+    (
+        *("newenvironment", "renewenvironment", "NewDocumentEnvironment"),
+        *("RenewDocumentEnvironment", "newtheorem", "pagestyle", "pagenumbering"),
+    )
+)
+_LOCAL_OTHER: Final = frozenset(
+    ("captionsetup", "hypersetup", "graphicspath", "catcode", "makeatletter", "makeatother")
+)
+# Assignments that are global wherever they are made.
+_GLOBAL_DEFINITIONS: Final = frozenset(
+    (
+        *("gdef", "xdef", "newlength", "newsavebox", "newtoks", "newcount", "newdimen"),
+        *("newskip", "newmuskip", "newbox", "newread", "newwrite"),
+    )
+)
+_GLOBAL_NAMED: Final = frozenset(("newcounter",))
+_GROUP_OPEN: Final = frozenset(("{", "bgroup", "begingroup"))
+_GROUP_CLOSE: Final = frozenset(("}", "egroup", "endgroup"))
+
+
+def _defined(cursor: _Cursor, pos: int, named: bool) -> tuple[tuple[str, ...], int]:
+    """What a definition at ``pos`` defines (``\\foo`` or ``{\\foo}``; ``{name}``), and its end."""
+    pos = cursor.read_star(pos)
+    start = cursor.skip_space(pos)
+    if start >= cursor.stop:
+        return (), pos
+    if cursor.text[start] == "\\" and not named:
+        name, end = cursor.read_control(start)
+        return (f"\\{name}" if name else cursor.text[start:end],), end
+    if cursor.text[start] != "{":
+        return (), pos
+    arg = cursor.read_argument(start, "{")
+    if arg is None:
+        return (), pos
+    target = arg.text.strip()
+    return ((target,) if target and "#" not in target else ()), arg.end
+
+
+def scan_global_state(text: str) -> tuple[TexCommand, ...]:
+    r"""The commands of a chapter that change TeX state still visible after it ends.
+
+    ``\include`` opens no group, so a definition or assignment made at group depth 0
+    (outside ``{..}``, ``\begingroup..\endgroup``, ``\bgroup..\egroup`` and
+    ``\begin{env}..\end{env}``) outlives the chapter: ``\newcommand``, ``\def``,
+    ``\let``, ``\setlength``, ``\pagestyle``, ``\captionsetup``, ``\catcode``, ... ;
+    ``\gdef``, ``\xdef``, ``\global``, ``\newcounter``, ``\newlength`` and the other
+    allocations are global at any depth. Each is a ``CommandKind.STATE`` command named as
+    written; its target is the defined control sequence (``\foo``) or name (``theorem``)
+    when the first argument gives one, for ``\global`` the command it prefixes
+    (``\let``), else empty. Counter changes (``\setcounter``, ``\stepcounter``) are not
+    reported: LaTeX's ``\include`` checkpoints carry them. Comments, verbatim text and
+    ``\iffalse`` branches are skipped as in ``scan_tex``; a definition inside another
+    definition's body is inside braces, so only the global ones are reported. Assignments
+    without a command (``\parindent=0pt``, ``\count0=1``) are not seen.
+    """
+    cursor = _Cursor(text, len(text))
+    lines = _LineIndex(text)
+    found: list[TexCommand] = []
+    depth = 0
+    pos = 0
+    while (token := cursor.next_token(pos, _GROUPING)) is not None:
+        pos = token.end
+        name = token.name
+        if name in _GROUP_OPEN or (name == "begin" and token.env not in ("", "document")):
+            depth += 1
+            continue
+        if name in _GROUP_CLOSE or (name == "end" and token.env not in ("", "document")):
+            depth = max(0, depth - 1)
+            continue
+        targets: tuple[str, ...] = ()
+        if name == "global":
+            start = cursor.skip_space(pos)
+            if start < cursor.stop and text[start] == "\\":
+                prefixed, pos = cursor.read_control(start)
+                targets = (f"\\{prefixed}",) if prefixed else ()
+        elif name in _GLOBAL_DEFINITIONS or name in _GLOBAL_NAMED:
+            targets, pos = _defined(cursor, pos, name in _GLOBAL_NAMED)
+        elif depth == 0 and (name in _LOCAL_DEFINITIONS or name in _LOCAL_NAMED):
+            targets, pos = _defined(cursor, pos, name in _LOCAL_NAMED)
+        elif not (depth == 0 and name in _LOCAL_OTHER):
+            continue
+        found.append(TexCommand(CommandKind.STATE, name, targets, *lines.position(token.offset)))
+    return tuple(found)
