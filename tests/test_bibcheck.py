@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from chapterwise.bibcheck import (
@@ -15,7 +16,7 @@ from chapterwise.bibcheck import (
     citations_in,
     parse_bibliography,
 )
-from chapterwise.diagnostics import Severity
+from chapterwise.diagnostics import Severity, format_diagnostic
 from tests.conftest import write_files as write
 
 GOOD = """@article{smith2020,
@@ -128,11 +129,40 @@ def test_a_missing_bib_file_is_reported_where_it_is_added(tmp_path: Path) -> Non
     assert (problem.path, problem.line, problem.code) == ("main.tex", 2, "missing-bibliography")
 
 
-def test_an_empty_bib_file_has_no_entries(tmp_path: Path) -> None:
-    write(tmp_path, {"refs.bib": ""})
+@pytest.mark.parametrize(
+    "empty", [pytest.param("", id="no_bytes"), pytest.param("\n  \n", id="only_space")]
+)
+def test_an_empty_bib_file_is_a_whole_file_warning(tmp_path: Path, empty: str) -> None:
+    write(tmp_path, {"refs.bib": empty})
     files = {"main.tex": "\\bibliography{refs}\n\\cite{x}\n"}
     found = check_thesis_bibliography(files, root=tmp_path)
-    assert [(d.code, d.line) for d in found] == [("undefined-citation", 2)]
+    assert [(d.code, d.path, d.line, d.severity) for d in found] == [
+        ("empty-file", "refs.bib", None, Severity.WARNING),
+        ("undefined-citation", "main.tex", 2, Severity.ERROR),
+    ]
+    assert format_diagnostic(found[0]) == (
+        "refs.bib: warning: file is empty; add entries or drop it [empty-file]"
+    )
+
+
+def test_a_bib_file_of_comments_only_is_not_empty(tmp_path: Path) -> None:
+    write(tmp_path, {"refs.bib": "% nothing yet\n"})
+    files = {"main.tex": "\\bibliography{refs}\n\\nocite{*}\n"}
+    assert check_thesis_bibliography(files, root=tmp_path) == []
+
+
+def test_the_same_key_in_two_bib_files_names_the_first_place() -> None:
+    other = "\n" + GOOD.replace("10.1234/abc.5", "10.1234/other")
+    found = check_bibliography({"a.bib": GOOD, "b.bib": other}, cite("smith2020"))
+    (problem,) = found
+    assert (problem.code, problem.path, problem.line) == ("duplicate-key", "b.bib", 2)
+    assert problem.message == "key 'smith2020' is already defined at a.bib:1"
+
+
+def test_different_keys_in_two_bib_files_are_no_duplicates() -> None:
+    other = GOOD.replace("smith2020", "jones2021").replace("10.1234/abc.5", "10.1234/other")
+    found = check_bibliography({"a.bib": GOOD, "b.bib": other}, cite("smith2020", "jones2021"))
+    assert found == []
 
 
 def test_a_non_utf8_bib_file_is_read_with_a_warning_at_the_bad_line(tmp_path: Path) -> None:
@@ -167,11 +197,26 @@ ENTRY = st.builds(
 )
 
 
-@given(st.lists(st.one_of(ENTRY, st.text(max_size=40)), max_size=6), st.lists(st.text(max_size=6)))
-def test_fuzzed_bibliographies_never_crash(blocks: list[str], keys: list[str]) -> None:
-    text = "\n".join(blocks)
-    _, problems = parse_bibliography(text, "refs.bib")
-    found = problems + check_bibliography({"refs.bib": text}, cite(*keys))
+@settings(deadline=timedelta(milliseconds=500))
+@given(
+    st.lists(st.one_of(ENTRY, st.text(max_size=40)), max_size=6),
+    st.lists(st.one_of(ENTRY, st.text(max_size=40)), max_size=3),
+    st.lists(st.text(max_size=6)),
+)
+def test_fuzzed_bibliographies_never_crash(
+    blocks: list[str], more: list[str], keys: list[str]
+) -> None:
+    bibs = {"refs.bib": "\n".join(blocks), "more.bib": "\n".join(more)}
+    _, problems = parse_bibliography(bibs["refs.bib"], "refs.bib")
+    found = problems + check_bibliography(bibs, cite(*keys))
     for diagnostic in found:
         assert diagnostic.path is not None
+        if diagnostic.code == "empty-file":
+            assert diagnostic.line is None and not bibs[diagnostic.path].strip()
+            continue
         assert diagnostic.line is not None and diagnostic.line >= 1
+        if diagnostic.path in bibs:
+            assert diagnostic.line <= max(1, len(bibs[diagnostic.path].splitlines()))
+        if diagnostic.code == "duplicate-key" and "already defined" in diagnostic.message:
+            key = diagnostic.message.split("'")[1]
+            assert all(key in text for text in bibs.values())

@@ -31,6 +31,7 @@ SEVERITIES: Mapping[str, Severity] = {
     "undefined-citation": Severity.ERROR,
     "uncited-entry": Severity.WARNING,
     "missing-bibliography": Severity.ERROR,
+    "empty-file": Severity.WARNING,
 }
 
 # Required fields of the common types (biblatex manual, sec. 2.1.1); a tuple is "one of".
@@ -103,8 +104,10 @@ def bib_resources(text: str, path: str) -> tuple[tuple[str, str, int], ...]:
 
 
 def parse_bibliography(text: str, path: str) -> tuple[list[BibEntry], list[Diagnostic]]:
-    """Entries of one .bib text, and its parse errors and duplicate keys."""
+    """Entries of one .bib text, and its parse errors and duplicate keys (or that it is empty)."""
     problems: list[Diagnostic] = []
+    if not text.strip():
+        return [], [warning("file is empty", "empty-file", path, hint="add entries or drop it")]
     logging.getLogger("bibtexparser").setLevel(logging.CRITICAL)  # reported below instead
     try:
         library = parse_string(text)
@@ -147,14 +150,20 @@ def parse_bibliography(text: str, path: str) -> tuple[list[BibEntry], list[Diagn
     return entries, problems
 
 
-def check_case_duplicates(entries: Sequence[BibEntry]) -> list[Diagnostic]:
-    """Keys that differ only in case: biber treats them as one."""
+def check_duplicate_keys(entries: Sequence[BibEntry]) -> list[Diagnostic]:
+    """A key defined in two .bib files, or keys that differ only in case (biber: one key).
+
+    The same key twice in one file is bibtexparser's DuplicateBlockKeyBlock, reported by
+    ``parse_bibliography``.
+    """
     seen: dict[str, BibEntry] = {}
     found = []
     for entry in entries:
         folded = entry.key.casefold()
         other = seen.get(folded)
-        if other is not None and other.key != entry.key:
+        if other is None:
+            seen[folded] = entry
+        elif other.key != entry.key:
             found.append(
                 error(
                     f"key '{entry.key}' differs from '{other.key}' ({other.path}:{other.line}) "
@@ -165,7 +174,16 @@ def check_case_duplicates(entries: Sequence[BibEntry]) -> list[Diagnostic]:
                     hint="rename one of them",
                 )
             )
-        seen.setdefault(folded, entry)
+        elif other.path != entry.path:
+            found.append(
+                error(
+                    f"key '{entry.key}' is already defined at {other.path}:{other.line}",
+                    "duplicate-key",
+                    entry.path,
+                    entry.line,
+                    hint="keep one entry, or give one a new key",
+                )
+            )
     return found
 
 
@@ -253,7 +271,7 @@ def check_field_formats(entries: Sequence[BibEntry]) -> list[Diagnostic]:
 
 
 ENTRY_CHECKS: tuple[Callable[[Sequence[BibEntry]], list[Diagnostic]], ...] = (
-    check_case_duplicates,
+    check_duplicate_keys,
     check_duplicate_dois,
     check_required_fields,
     check_field_formats,
