@@ -136,3 +136,30 @@ def test_a_notebook_edit_plans_only_what_depends_on_it(example: Path, tmp_path: 
     users = {f"build/chapters/{name}.pdf" for name in chapters_using(work, "simulate")}
     assert chapters == users and chapters, "exactly the chapters that use its artifacts"
     assert {("compile_thesis", "build/thesis.pdf"), ("publish_thesis", "thesis.pdf")} <= planned
+
+
+def test_watch_rebuilds_an_edited_chapter_of_this_thesis(example: Path, tmp_path: Path) -> None:
+    from tests.test_watch import Watcher, pdf_text, wait_for_pdf_text
+
+    work = tmp_path / "thesis"
+    shutil.copytree(example, work, symlinks=True)
+    preview = work / "build" / "chapters" / "methods.pdf"
+    synctex = preview.with_suffix(".synctex.gz")
+    synctex_mtime = synctex.stat().st_mtime_ns
+    other = work / "build" / "chapters" / "results.pdf"
+    other_bytes = other.read_bytes()
+    session = Watcher(work)
+    try:
+        session.wait_for_line(r"^watching ")
+        chapter = work / "chapters" / "methods.tex"
+        text = chapter.read_text(encoding="utf-8")
+        chapter.write_text(text.replace(" the ", " the platypusword ", 1), encoding="utf-8")
+        wait_for_pdf_text(preview, "platypusword", watcher=session)
+        wait_for_pdf_text(work / "thesis.pdf", "platypusword", watcher=session)
+        session.wait_for_line(r"✓ thesis\.pdf in [\d.]+ s")
+    finally:
+        session.close()
+    assert other.read_bytes() == other_bytes, "an unaffected preview is left alone"
+    assert synctex.stat().st_mtime_ns != synctex_mtime, "the preview's SyncTeX follows it"
+    assert (work / "thesis.synctex.gz").is_file()
+    assert "platypusword" not in pdf_text(other)
