@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chapterwise.diagnostics import Severity
-from chapterwise.refcheck import check_references, scan_references, thesis_files
+from chapterwise.diagnostics import Severity, format_diagnostic
+from chapterwise.refcheck import (
+    check_braces,
+    check_references,
+    scan_references,
+    thesis_files,
+)
 from tests.conftest import write_files as write
 
 FIGURE = (
@@ -86,6 +92,68 @@ def test_starred_and_sideways_floats() -> None:
     assert [p.code for p in problems] == ["unlabelled-float"]
 
 
+UNLABELLED = "\\begin{figure}\\caption{A plot.}\\end{figure}\n"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        pytest.param(f"\\begin{{verbatim}}\n{UNLABELLED}\\end{{verbatim}}\n", id="verbatim"),
+        pytest.param(f"\\begin{{lstlisting}}\n{UNLABELLED}\\end{{lstlisting}}\n", id="listing"),
+        pytest.param(f"\\iffalse\n{UNLABELLED}\\fi\n", id="iffalse"),
+        pytest.param(f"\\verb|{UNLABELLED.strip()}|\n", id="verb"),
+        pytest.param(f"% {UNLABELLED}", id="comment"),
+    ],
+)
+def test_a_float_in_text_tex_does_not_read_is_no_float(text: str) -> None:
+    assert codes({"a.tex": text}) == []
+
+
+def test_an_unlabelled_float_after_a_verbatim_one_is_found_at_its_line() -> None:
+    text = f"\\begin{{verbatim}}\n{UNLABELLED}\\end{{verbatim}}\n{UNLABELLED}"
+    (problem,) = check_references({"a.tex": text})
+    assert (problem.code, problem.line) == ("unlabelled-float", 4)
+
+
+def test_a_caption_in_a_comment_does_not_make_a_float_captioned() -> None:
+    text = "\\begin{figure}\n% \\caption{later}\n\\end{figure}\n"
+    assert codes({"a.tex": text}) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param(
+            "\\ref{a\n\nnext}\n", [(1, 1, "the argument of \\ref is not closed")], id="argument"
+        ),
+        pytest.param("x\n  {\\bf bold\n", [(2, 3, "this '{' is never closed")], id="open"),
+        pytest.param("x}\n", [(1, 2, "this '}' closes no group")], id="stray"),
+        pytest.param("{\\bf\n\nbold}\n\\{ \\url{a%b} % }\n", [], id="balanced"),
+    ],
+)
+def test_unbalanced_braces(text: str, expected: list[tuple[int, int, str]]) -> None:
+    found = check_braces({"a.tex": text})
+    assert [(d.line, d.column, d.message) for d in found] == expected
+    assert all(d.code == "unbalanced-brace" and d.severity is Severity.WARNING for d in found)
+
+
+def test_unbalanced_brace_format() -> None:
+    (problem,) = check_braces({"chapters/a.tex": "\n\\cite{smith"})
+    assert format_diagnostic(problem) == (
+        "chapters/a.tex:2:1: warning: the argument of \\cite is not closed; "
+        "add the missing '}' before the next blank line [unbalanced-brace]"
+    )
+
+
+def test_an_empty_included_file_is_a_whole_file_warning(tmp_path: Path) -> None:
+    write(tmp_path, {"main.tex": "\\input{a}\n\\input{b}\n", "a.tex": "", "b.tex": "x\n"})
+    files, problems = thesis_files(tmp_path / "main.tex", tmp_path)
+    assert list(files) == ["main.tex", "a.tex", "b.tex"]
+    assert [format_diagnostic(d) for d in problems] == [
+        "a.tex: warning: file is empty; write it, or remove what reads it [empty-file]"
+    ]
+
+
 def test_thesis_files_follow_every_include_form(tmp_path: Path) -> None:
     write(
         tmp_path,
@@ -136,11 +204,18 @@ def test_the_repository_thesis_has_no_reference_problems(repo_root: Path) -> Non
     assert check_references(files) == []
 
 
+def lines_of(text: str) -> int:
+    return max(1, len(text.split("\n")))
+
+
+@settings(deadline=timedelta(milliseconds=500))
 @given(st.dictionaries(st.sampled_from(["a.tex", "b.tex", "c.tex"]), st.text(max_size=200)))
 def test_fuzzed_sources_never_crash(files: dict[str, str]) -> None:
-    for diagnostic in check_references(files):
+    for diagnostic in check_references(files) + check_braces(files):
         assert diagnostic.path in files
-        assert diagnostic.line is not None and diagnostic.line >= 1
+        assert diagnostic.line is not None and 1 <= diagnostic.line <= lines_of(
+            files[diagnostic.path]
+        )
 
 
 LATEXISH = st.lists(
@@ -158,6 +233,10 @@ LATEXISH = st.lists(
             "\n",
             "\\begin{verbatim}",
             "\\end{verbatim}",
+            "\\iffalse",
+            "\\fi",
+            "\\verb|",
+            "\\url{",
             "text",
         ]
     ),
@@ -165,7 +244,11 @@ LATEXISH = st.lists(
 ).map("".join)
 
 
+@settings(deadline=timedelta(milliseconds=500))
 @given(st.dictionaries(st.sampled_from(["a.tex", "b.tex"]), LATEXISH))
 def test_fuzzed_latex_like_sources_never_crash(files: dict[str, str]) -> None:
-    for diagnostic in check_references(files):
-        assert diagnostic.line is not None and diagnostic.line >= 1
+    for diagnostic in check_references(files) + check_braces(files):
+        assert diagnostic.path is not None
+        assert diagnostic.line is not None and 1 <= diagnostic.line <= lines_of(
+            files[diagnostic.path]
+        )

@@ -7,7 +7,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chapterwise.texscan import CommandKind, TexCommand, scan_global_state, scan_tex
+from chapterwise.texscan import (
+    BraceProblem,
+    CommandKind,
+    ControlWord,
+    TexCommand,
+    UnbalancedBrace,
+    scan_braces,
+    scan_control_words,
+    scan_global_state,
+    scan_tex,
+)
 
 K = CommandKind
 
@@ -723,3 +733,76 @@ def test_global_state_never_raises_and_lines_are_in_range(text):
         assert command.kind is K.STATE
         assert 1 <= command.line <= line_count(text)
         assert lines[command.line - 1][command.column - 1 :].startswith("\\" + command.name)
+
+
+# --- scan_control_words and scan_braces -----------------------------------------------------
+
+
+def test_control_words_skip_what_scan_tex_skips():
+    text = (
+        "\\begin{figure*}\n% \\caption{no}\n\\verb|\\caption|\\iffalse\\caption\\fi"
+        "\\caption{yes}\n\\end{figure*}\\begin{verbatim}\\caption\\end{verbatim}"
+    )
+    assert scan_control_words(text, {"begin", "end", "caption"}) == (
+        ControlWord("begin", "figure*", 0, 1, 1),
+        ControlWord("caption", "", text.index("\\caption{yes}"), 3, 35),
+        ControlWord("end", "figure*", text.index("\\end{figure*}"), 4, 1),
+    )
+
+
+B = BraceProblem
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param("\\label{a", [(B.UNCLOSED_ARGUMENT, "label", 1, 1)], id="argument_at_end"),
+        pytest.param(
+            "\\cite[p.~2]{a\n\nx}", [(B.UNCLOSED_ARGUMENT, "cite", 1, 1)], id="blank_line"
+        ),
+        pytest.param(
+            "\\textcites(pre)[a]{b}{c",
+            [(B.UNCLOSED_GROUP, "", 1, 22)],
+            id="multicite_only_first_keys_are_the_argument",
+        ),
+        pytest.param("\\input{a", [(B.UNCLOSED_ARGUMENT, "input", 1, 1)], id="input"),
+        pytest.param("ab\n {x", [(B.UNCLOSED_GROUP, "", 2, 2)], id="group"),
+        pytest.param("}{}", [(B.STRAY_CLOSE, "", 1, 1)], id="stray"),
+        pytest.param("\\{ \\} \\verb|{| % {\n\\url{%}", [], id="not_braces"),
+        pytest.param("\\begin{verbatim}{\\end{verbatim}\\iffalse}\\fi", [], id="skipped"),
+        pytest.param("\\ref{a} {\\bf\n\nx}", [], id="group_over_a_paragraph"),
+    ],
+)
+def test_braces(text, expected):
+    found = [(b.problem, b.command, b.line, b.column) for b in scan_braces(text)]
+    assert found == expected
+
+
+def test_unclosed_argument_is_reported_once():
+    assert scan_braces("\\ref{a") == (UnbalancedBrace(B.UNCLOSED_ARGUMENT, "ref", 1, 1),)
+
+
+@settings(deadline=timedelta(milliseconds=500))
+@given(TEXTS)
+def test_braces_and_control_words_never_raise_and_lines_are_in_range(text):
+    lines = text.split("\n")
+    for brace in scan_braces(text):
+        assert 1 <= brace.line <= line_count(text) and brace.column >= 1
+        rest = lines[brace.line - 1][brace.column - 1 :]
+        if brace.problem is B.UNCLOSED_ARGUMENT:
+            assert rest.startswith("\\" + brace.command)
+        else:
+            assert rest[:1] == ("}" if brace.problem is B.STRAY_CLOSE else "{")
+    for word in scan_control_words(text, {"begin", "end", "ref"}):
+        assert 1 <= word.line <= line_count(text)
+        assert text.startswith("\\" + word.name, word.offset)
+
+
+@settings(deadline=timedelta(milliseconds=500))
+@given(st.text(alphabet="{}ab \n", max_size=60))
+def test_plain_braces_are_balanced_exactly_when_nothing_is_reported(text):
+    depth, balanced = 0, True
+    for char in text:
+        depth += {"{": 1, "}": -1}.get(char, 0)
+        balanced = balanced and depth >= 0
+    assert (scan_braces(text) == ()) == (balanced and depth == 0)

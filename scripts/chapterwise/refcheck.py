@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from chapterwise.diagnostics import Diagnostic, Severity, error, warning
-from chapterwise.texscan import CommandKind, scan_tex
+from chapterwise.texscan import BraceProblem, CommandKind, scan_braces, scan_control_words, scan_tex
 
 SEVERITIES: Mapping[str, Severity] = {
     "undefined-reference": Severity.ERROR,
@@ -22,13 +22,13 @@ SEVERITIES: Mapping[str, Severity] = {
     "label-before-caption": Severity.ERROR,
     "unlabelled-float": Severity.WARNING,
     "unreferenced-float": Severity.WARNING,
+    "unbalanced-brace": Severity.WARNING,
+    "empty-file": Severity.WARNING,
 }
 FLOATS = frozenset(
     ("figure", "table", "sidewaysfigure", "sidewaystable", "wrapfigure", "wraptable")
 )
-_COMMENT = re.compile(r"(?<!\\)%[^\n]*")
-_FLOAT_EDGE = re.compile(r"\\(begin|end)\s*\{\s*([A-Za-z]+)\*?\s*\}")
-_CAPTION = re.compile(r"\\caption(?![A-Za-z@])")
+_FLOAT_WORDS = frozenset(("begin", "end", "caption"))
 _TEX_SUFFIXES = (".tex", ".ltx")
 
 
@@ -53,7 +53,7 @@ class Reference:
 @dataclass(frozen=True, slots=True)
 class _Float:
     env: str
-    start: int  # offsets into the text
+    start: int  # offsets of its \\begin and its \\end
     end: int
     line: int
     captions: tuple[int, ...]
@@ -64,26 +64,27 @@ def _offset_of(text: str, line: int, column: int) -> int:
     return starts[min(line, len(starts)) - 1] + column - 1
 
 
-def _line_at(text: str, offset: int) -> int:
-    return text.count("\n", 0, offset) + 1
-
-
 def _floats(text: str) -> list[_Float]:
-    """Float environments (with their \\caption offsets), comments blanked out."""
-    clean = _COMMENT.sub(lambda m: " " * len(m.group()), text)
+    """Float environments with their \\caption offsets, as TeX reads them.
+
+    texscan decides what is read: a float in a comment, a verbatim environment, ``\\verb``
+    or an ``\\iffalse`` branch is no float.
+    """
     found: list[_Float] = []
-    open_floats: list[tuple[str, int]] = []
-    for match in _FLOAT_EDGE.finditer(clean):
-        kind, env = match.group(1), match.group(2)
+    open_floats: list[tuple[str, int, int, list[int]]] = []
+    for word in scan_control_words(text, _FLOAT_WORDS):
+        if word.name == "caption":
+            if open_floats:
+                open_floats[-1][3].append(word.offset)
+            continue
+        env = word.env.removesuffix("*")
         if env not in FLOATS:
             continue
-        if kind == "begin":
-            open_floats.append((env, match.start()))
+        if word.name == "begin":
+            open_floats.append((env, word.offset, word.line, []))
         elif open_floats and open_floats[-1][0] == env:
-            _, start = open_floats.pop()
-            body = clean[start : match.end()]
-            captions = tuple(start + m.start() for m in _CAPTION.finditer(body))
-            found.append(_Float(env, start, match.end(), _line_at(text, start), captions))
+            _, start, line, captions = open_floats.pop()
+            found.append(_Float(env, start, word.offset, line, tuple(captions)))
     return found
 
 
@@ -200,6 +201,30 @@ def check_references(files: Mapping[str, str]) -> list[Diagnostic]:
     return found
 
 
+def check_braces(files: Mapping[str, str]) -> list[Diagnostic]:
+    """Unclosed arguments, unclosed ``{`` and stray ``}`` in the thesis' files (path -> text).
+
+    Warnings, not errors: the scanner does not know category-code tricks, and TeX may still
+    typeset the file (an unclosed argument makes it read on, often to a "Runaway argument").
+    """
+    found: list[Diagnostic] = []
+    for path, text in files.items():
+        for brace in scan_braces(text):
+            if brace.problem is BraceProblem.UNCLOSED_ARGUMENT:
+                message = f"the argument of \\{brace.command} is not closed"
+                hint = "add the missing '}' before the next blank line"
+            elif brace.problem is BraceProblem.UNCLOSED_GROUP:
+                message = "this '{' is never closed"
+                hint = "add the matching '}' or remove this one"
+            else:
+                message = "this '}' closes no group"
+                hint = "remove it or add the '{' it belongs to"
+            found.append(
+                warning(message, "unbalanced-brace", path, brace.line, brace.column, hint=hint)
+            )
+    return found
+
+
 def _resolve(target: str, including: str, root: Path) -> Path | None:
     """The file a \\input-like target names: from the root, then beside the including file."""
     for base in (root, (root / including).parent):
@@ -260,6 +285,16 @@ def thesis_files(
                 )
             )
         files[relative] = text
+        if not text.strip():
+            problems.append(
+                warning(
+                    "file is empty",
+                    "empty-file",
+                    relative,
+                    hint="write it, or remove what reads it",
+                )
+            )
+            return
         for command in scan_tex(text):
             if command.kind not in (CommandKind.INPUT, CommandKind.INCLUDE):
                 continue

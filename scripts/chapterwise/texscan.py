@@ -11,7 +11,8 @@ how their arguments look is one table, ``_COMMANDS``. The same skipping (one cur
 chapter that outlive it.
 
 The scanner never raises. A command whose argument is broken (no closing brace) is not
-reported, and scanning goes on right after its name.
+reported, and scanning goes on right after its name; ``scan_braces`` reports such arguments,
+and braces that do not balance, with their line and column.
 
 Known limitations (a scanner, not TeX):
 
@@ -38,11 +39,21 @@ from __future__ import annotations
 import bisect
 import enum
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Final, NamedTuple
 
-__all__ = ["CommandKind", "TexCommand", "scan_global_state", "scan_tex"]
+__all__ = [
+    "BraceProblem",
+    "CommandKind",
+    "ControlWord",
+    "TexCommand",
+    "UnbalancedBrace",
+    "scan_braces",
+    "scan_control_words",
+    "scan_global_state",
+    "scan_tex",
+]
 
 
 class CommandKind(enum.Enum):
@@ -66,6 +77,35 @@ class TexCommand:
     kind: CommandKind
     name: str  # without backslash and star, e.g. "includegraphics"
     targets: tuple[str, ...]  # whitespace-stripped, empty ones dropped
+    line: int
+    column: int
+
+
+@dataclass(frozen=True, slots=True)
+class ControlWord:
+    """A control word TeX reads (not in a comment, verbatim text or ``\\iffalse``)."""
+
+    name: str  # without backslash, e.g. "caption"
+    env: str  # the environment of \\begin and \\end, as written (e.g. "figure*"); else ""
+    offset: int  # of the backslash
+    line: int
+    column: int
+
+
+class BraceProblem(enum.Enum):
+    """How braces fail to balance."""
+
+    UNCLOSED_ARGUMENT = "unclosed-argument"  # a known command's {argument} never closes
+    UNCLOSED_GROUP = "unclosed-group"  # a { still open at the end of the text
+    STRAY_CLOSE = "stray-close"  # a } that closes nothing
+
+
+@dataclass(frozen=True, slots=True)
+class UnbalancedBrace:
+    """One brace problem; the position is the command's backslash, or the brace's."""
+
+    problem: BraceProblem
+    command: str  # the command of an UNCLOSED_ARGUMENT, else ""
     line: int
     column: int
 
@@ -461,6 +501,28 @@ class _Cursor:
             pos = arg.end
         return _Parsed(_targets(spec.shape, values), nested, pos)
 
+    def unclosed_argument(self, pos: int, spec: _Spec) -> int | None:
+        """The offset of the ``{`` opening a command's first required argument, if it never closes.
+
+        "Never" as ``read_argument`` sees it: no ``}`` before a blank line or the end.
+        """
+        if spec.shape is not _Shape.FILE:
+            pos = self.read_star(pos)
+            limit = spec.optional
+            if spec.shape is _Shape.MULTI:
+                parens = self.read_optionals(pos, 2, "(")
+                if parens is None:
+                    return None
+                pos, limit = parens[1], 2
+            optionals = self.read_optionals(pos, limit, "[")
+            if optionals is None:
+                return None
+            pos = optionals[1]
+        start = self.skip_space(pos)
+        if start < self.stop and self.text[start] == "{" and self.read_argument(start, "{") is None:
+            return start
+        return None
+
     def parse_file(self, pos: int) -> _Parsed | None:
         """``\\input{file}``, or TeX's ``\\input file`` ended by space, ``%``, ``}`` or ``\\``."""
         start = self.skip_space(pos)
@@ -662,3 +724,61 @@ def scan_global_state(text: str) -> tuple[TexCommand, ...]:
             continue
         found.append(TexCommand(CommandKind.STATE, name, targets, *lines.position(token.offset)))
     return tuple(found)
+
+
+def scan_control_words(text: str, names: Collection[str]) -> tuple[ControlWord, ...]:
+    """The control words called ``names`` that TeX reads, in order, skipping what scan_tex skips.
+
+    For floats and captions (refcheck): ``\\begin{figure}`` in a verbatim environment, in
+    ``\\verb`` or under ``\\iffalse`` is not a figure.
+    """
+    cursor = _Cursor(text, len(text))
+    lines = _LineIndex(text)
+    found: list[ControlWord] = []
+    pos = 0
+    while (token := cursor.next_token(pos, _SPECIAL)) is not None:
+        pos = token.end
+        if token.name in names:
+            found.append(
+                ControlWord(token.name, token.env, token.offset, *lines.position(token.offset))
+            )
+    return tuple(found)
+
+
+def scan_braces(text: str) -> tuple[UnbalancedBrace, ...]:
+    """Braces that do not balance: unclosed command arguments, unclosed ``{``, stray ``}``.
+
+    An argument of a command ``scan_tex`` knows that runs into a blank line or the end of the
+    text is an unclosed argument (such commands are not reported by ``scan_tex``); its ``{``
+    is then not reported again as an unclosed group. Braces in comments, verbatim text,
+    ``\\url`` and ``\\iffalse`` branches and escaped ones (``\\{``) do not count.
+    Category-code tricks (``\\iffalse{\\fi``, ``\\catcode`\\{``) are not understood.
+    """
+    cursor = _Cursor(text, len(text))
+    opened: list[int] = []
+    arguments: set[int] = set()
+    problems: list[tuple[int, BraceProblem, str]] = []
+    pos = 0
+    while (token := cursor.next_token(pos, _GROUPING)) is not None:
+        pos = token.end
+        if token.name == "{":
+            opened.append(token.offset)
+        elif token.name == "}":
+            if opened:
+                opened.pop()
+            else:
+                problems.append((token.offset, BraceProblem.STRAY_CLOSE, ""))
+        elif (spec := _COMMANDS.get(token.name)) is not None:
+            brace = cursor.unclosed_argument(pos, spec)
+            if brace is not None:
+                arguments.add(brace)
+                problems.append((token.offset, BraceProblem.UNCLOSED_ARGUMENT, token.name))
+    problems.extend(
+        (offset, BraceProblem.UNCLOSED_GROUP, "") for offset in opened if offset not in arguments
+    )
+    problems.sort(key=lambda problem: problem[0])
+    lines = _LineIndex(text)
+    return tuple(
+        UnbalancedBrace(problem, command, *lines.position(offset))
+        for offset, problem, command in problems
+    )
