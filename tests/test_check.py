@@ -4,13 +4,24 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
-from chapterwise.check import apply_severities, check_artifacts, check_logs, render, write_report
+import pytest
+
+from chapterwise.check import (
+    apply_severities,
+    check_artifacts,
+    check_logs,
+    render,
+    run_checks,
+    write_report,
+)
 from chapterwise.config import parse_config
 from chapterwise.diagnostics import Diagnostic, Severity, error, warning
 from chapterwise.project import load_project
+from tests.conftest import DATA
 
 MAIN = r"""\documentclass{report}
 \usepackage{graphicx}
@@ -187,3 +198,59 @@ def test_several_main_candidates_are_named_in_the_hint(tmp_path: Path) -> None:
         tmp_path, parse_config({}, root=tmp_path), ("crossrefs",), main="thesis.tex"
     )
     assert explicit.message == "main file 'thesis.tex' not found"
+
+
+def laid_out_differently(root: Path, *present: str) -> Path:
+    """tests/data/bad/missing-figure.tex as other.tex, with the files ``present`` beside it."""
+    shutil.copy2(DATA / "bad" / "missing-figure.tex", root / "other.tex")
+    write(root, {name: "x\n" for name in present})
+    return root
+
+
+def run(root: Path, *checks: str, main: str = "other.tex") -> list[Diagnostic]:
+    return run_checks(root, parse_config({}, root=root), checks or ("artifacts",), main=main)
+
+
+def test_missing_figure_and_input_of_another_thesis_are_errors(tmp_path: Path) -> None:
+    root = laid_out_differently(tmp_path, "img/plot.png")
+    found = run(root)
+    assert [(d.severity, d.path, d.line, d.column) for d in found] == [
+        (Severity.ERROR, "other.tex", 6, 1),
+        (Severity.ERROR, "other.tex", 7, 1),
+    ]
+    assert [d.message.split("'")[1] for d in found] == ["absent", "sections/intro"]
+    assert all(d.code == "missing-file" for d in found)
+
+
+@pytest.mark.parametrize(
+    "figure",
+    [
+        pytest.param("img/absent.pdf", id="graphicspath_pdf"),
+        pytest.param("img/absent.jpeg", id="graphicspath_jpeg"),
+        pytest.param("absent.png", id="beside_main"),
+    ],
+)
+def test_figures_found_as_pdftex_finds_them_are_not_reported(tmp_path: Path, figure: str) -> None:
+    root = laid_out_differently(tmp_path, "img/plot.png", figure, "sections/intro.tex")
+    assert run(root) == []
+
+
+def test_a_missing_input_is_reported_once_by_all_static_checks(tmp_path: Path) -> None:
+    root = laid_out_differently(tmp_path, "img/plot.png", "absent.pdf")
+    found = run(root, "bibliography", "crossrefs", "artifacts")
+    assert [(d.code, d.line) for d in found] == [("missing-file", 7)]
+    (only_crossrefs,) = run(root, "crossrefs")
+    assert (only_crossrefs.code, only_crossrefs.line) == ("missing-file", 7)
+
+
+def test_an_unclosed_label_argument_is_a_warning_with_line_and_column(tmp_path: Path) -> None:
+    shutil.copy2(DATA / "bad" / "unbalanced-brace.tex", tmp_path / "paper.tex")
+    found = run(tmp_path, "crossrefs", main="paper.tex")
+    braces = [d for d in found if d.code == "unbalanced-brace"]
+    assert [(d.severity, d.path, d.line, d.column) for d in braces] == [
+        (Severity.WARNING, "paper.tex", 3, 16)
+    ]
+    (tmp_path / "paper.tex").write_text(
+        (tmp_path / "paper.tex").read_text().replace("sec:intro\n", "sec:intro}\n")
+    )
+    assert run(tmp_path, "crossrefs", main="paper.tex") == []

@@ -86,6 +86,22 @@ def check_artifacts(project: Project) -> list[Diagnostic]:
     return found
 
 
+def check_missing_files(root: Path, main: str, generated: Iterable[str] = ()) -> list[Diagnostic]:
+    """Files any thesis reads from ``main`` (``\\input``, ``\\include``, ``\\includegraphics``,
+    bibliographies) that neither exist nor are generated: the artifacts check of a thesis that
+    is not laid out for chapterwise.
+
+    What LaTeX would find (``\\graphicspath``, pdfTeX's extension search) is decided by the
+    same resolver the project inventory uses, so both report the same files.
+    """
+    from chapterwise.project import _collect, _Resolver
+
+    missing: list[Diagnostic] = []
+    resolver = _Resolver(root, generated)
+    _collect(main, resolver, files={}, missing=missing, visited=set(), skip_includes=False)
+    return missing
+
+
 def check_logs(logs: Sequence[Path], *, root: Path) -> list[Diagnostic]:
     """The TeX logs of the chapter and thesis builds as compiler-style lines, without repeats.
 
@@ -217,14 +233,17 @@ def run_checks(
             hint += f" (one of {', '.join(candidates)})"
         return [error(f"main file '{main}' not found", "missing-main", hint=hint)]
     if "bibliography" in checks or "crossrefs" in checks:
-        from chapterwise.refcheck import thesis_files
+        from chapterwise.refcheck import check_braces, thesis_files
 
         project = _project(root, config)
         generated: list[str] = []
         if project is not None:
             generated = sorted(project.generated_files())
         files, problems = thesis_files(root / main, root, generated)
+        if "artifacts" in checks:  # which reports missing files itself, figures included
+            problems = [problem for problem in problems if problem.code != "missing-file"]
         found.extend(problems)
+        found.extend(check_braces(files))
         if "bibliography" in checks:
             from chapterwise.bibcheck import check_thesis_bibliography
 
@@ -237,6 +256,9 @@ def run_checks(
         project = _project(root, config)
         if project is not None and main == config.thesis:
             found.extend(check_artifacts(project))
+        else:
+            made = project.generated_files() if project is not None else ()
+            found.extend(check_missing_files(root, Path(main).as_posix(), made))
     if "logs" in checks:
         project = _project(root, config)
         names = project.chapter_names if project is not None else ()
