@@ -8,6 +8,7 @@ compared with a fresh monolithic latexmk build of the same sources (tests/pdfora
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Callable
 from dataclasses import replace
@@ -31,6 +32,7 @@ from chapterwise.assemble import (
     lists_printing_changes,
     parse_aux,
     parse_run_log,
+    read_left_state,
     read_state,
     run_chapter_pass,
     scan_references,
@@ -545,6 +547,71 @@ def test_page_references_hidden_in_a_project_package_fall_back(thesis: Path) -> 
     outcome = rebuild(thesis, apply(thesis, [("ch02", before_section("2.2", "\\newpage"))]))
     assert (outcome.kind, outcome.code) == ("full", "opaque-references"), outcome.message
     assert "seepage.sty" in outcome.message
+
+
+LEFT_STATE = [
+    pytest.param(
+        [("ch01", lambda t: t.replace("\n\n", "\n\\setlength{\\parskip}{9pt}\n\n", 1))],
+        ("ch02", word),
+        r"chapters/ch01\.tex:\d+: \\setlength outlives chapters/ch01",
+        id="earlier_chapter_sets_a_length",
+    ),
+    pytest.param(
+        [
+            ("ch01", lambda t: t.replace("\n\n", "\n\\newcommand{\\animal}{hare}\n\n", 1)),
+            ("ch02", in_text(r"\ifdefined\animal\animal\else beast\fi")),
+        ],
+        ("ch02", word),
+        r"chapters/ch02 uses \\animal, which chapters/ch01\.tex defines",
+        id="uses_a_macro_of_an_earlier_chapter",
+    ),
+    pytest.param(
+        [
+            ("ch02", lambda t: t.replace("\n\n", "\n\\newcommand{\\animal}{hare}\n\n", 1)),
+            ("ch03", in_text(r"\animal")),
+        ],
+        ("ch02", lambda t: t.replace("{\\animal}{hare}", "{\\animal}{lynx}", 1)),
+        r"chapters/ch03 uses \\animal, defined in chapters/ch02\.tex, which changed",
+        id="changes_a_macro_a_later_chapter_uses",
+    ),
+]
+
+
+@pytest.mark.parametrize(("setup", "edit", "message"), LEFT_STATE)
+def test_state_a_chapter_leaves_behind_blocks_splicing(
+    thesis: Path, tmp_path: Path, setup: list[Edit], edit: Edit, message: str
+) -> None:
+    apply(thesis, setup)
+    # A full build: a chapter that uses an earlier chapter's macro cannot be typeset alone.
+    assert rebuild(thesis, []).kind == "full"
+    outcome = rebuild(thesis, apply(thesis, [edit]))
+    assert (outcome.kind, outcome.code) == ("full", "chapter-state"), outcome.message
+    assert re.search(message, outcome.message), outcome.message
+    assert_like_a_full_build(thesis, tmp_path)
+
+
+def test_local_assignments_and_rendered_macros_leave_only_named_state(tmp_path: Path) -> None:
+    from chapterwise.tables import render_macros_file
+    from tests.e2e.conftest import MINI
+
+    root = tmp_path / "mini"
+    shutil.copytree(MINI, root)
+    (root / "results").mkdir()
+    (root / "results" / "growth_values.json").write_text('{"growthRate": 0.5}')
+    render_macros_file(
+        root / "results" / "growth_values.json", root / "tables" / "growth_values.tex", root=root
+    )
+    results = root / "chapters" / "results.tex"
+    results.write_text(
+        results.read_text()
+        + "\\begin{table}\\setlength{\\tabcolsep}{4pt}\\end{table}\n"
+        + "{\\renewcommand{\\arraystretch}{2} x}\n"
+    )
+    left = read_left_state(_project(root), "results")
+    assert left.unnamed == (), "the guard of a rendered macro file and local assignments"
+    assert left.named == {"\\growthRate": "tables/growth_values.tex"}
+    results.write_text(results.read_text() + "\\setlength{\\parskip}{1pt}\n")
+    assert [c for _, _, c in read_left_state(_project(root), "results").unnamed] == ["setlength"]
 
 
 def test_package_with_cross_chapter_state_blocks_splicing(thesis: Path) -> None:

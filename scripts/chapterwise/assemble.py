@@ -63,7 +63,7 @@ from chapterwise.process import run_tool
 from chapterwise.project import BUILD_DIR, Project
 from chapterwise.synctex import publish_pdf
 from chapterwise.texlog import parse_tex_log
-from chapterwise.texscan import CommandKind, scan_tex
+from chapterwise.texscan import CommandKind, scan_global_state, scan_tex
 
 if TYPE_CHECKING:  # the splice needs pypdf, which the chapter jobs need not import
     from chapterwise.splice import DestIndex, PageSwap
@@ -109,6 +109,16 @@ REF_COMMANDS = (
             *("ref", "eqref", "autoref", "nameref", "subref", "cref", "Cref", "labelcref"),
             *("namecref", "nameCref", "lcnamecref", "crefrange", "Crefrange"),
         )
+    )
+)
+# Definitions that later chapters can only feel by using the name they define (a \\newcommand
+# cannot redefine anything): state a chapter leaves behind of any other kind (\\setlength,
+# \\renewcommand, \\def, \\pagestyle, ...) may change how every later page is typeset.
+NAMED_DEFINITIONS = frozenset(
+    (
+        *("newcommand", "providecommand", "newenvironment", "DeclareMathOperator", "newtheorem"),
+        *("newcounter", "newlength", "newif", "newsavebox", "newtoks", "newcount", "newdimen"),
+        *("newskip", "newbox"),
     )
 )
 # aux lines that differ between a pass and a full build of the same sources by design: the
@@ -1262,6 +1272,99 @@ def check_chapter(
     return changes
 
 
+@dataclass(frozen=True, slots=True)
+class LeftState:
+    """What one chapter's sources leave defined or assigned for the chapters after it."""
+
+    texts: Mapping[str, str]  # the chapter's TeX files (path -> text)
+    named: Mapping[str, str]  # name a definition makes ("\\foo", "theorem") -> its file
+    unnamed: tuple[tuple[str, int, str], ...]  # (file, line, command) of any other state
+
+
+def read_left_state(project: Project, name: str) -> LeftState:
+    """The top-level definitions and assignments of chapter ``name`` and the files it inputs.
+
+    A rendered macro file (``tables/<values>.tex``) counts by its ``\\newcommand`` names
+    only: its guard's ``\\def`` is chapterwise's own and makes a second input a no-op.
+    """
+    chapter = project.chapter(name)
+    macro_files = {f"tables/{values}.tex" for values in project.values}
+    texts: dict[str, str] = {}
+    named: dict[str, str] = {}
+    unnamed: list[tuple[str, int, str]] = []
+    for path in dict.fromkeys([chapter.path, *project.chapter_deps[name].files]):
+        if not path.endswith(TEX_SOURCE_SUFFIXES):
+            continue
+        texts[path] = text = _read_text(project.root / path)
+        for command in scan_global_state(text):
+            if path in macro_files and command.name != "newcommand":
+                continue
+            target = command.targets[0] if command.targets else ""
+            if command.name in NAMED_DEFINITIONS and target and "#" not in target:
+                named.setdefault(target, path)
+            else:
+                unnamed.append((path, command.line, command.name))
+    return LeftState(texts, named, tuple(unnamed))
+
+
+def _uses(texts: Mapping[str, str], name: str) -> bool:
+    """Whether any of ``texts`` mentions a defined name (a control word, or an environment or
+    counter name in braces)."""
+    if name.startswith("\\"):
+        pattern = re.escape(name) + r"(?![A-Za-z@])"
+    else:
+        pattern = r"\{" + re.escape(name) + r"\}|\\the" + re.escape(name) + r"(?![A-Za-z@])"
+    return any(re.search(pattern, text) for text in texts.values())
+
+
+def check_left_state(
+    project: Project, include: str, spliced: Iterable[str], changed: Iterable[str]
+) -> Fallback | None:
+    """Whether state that chapters leave behind (``\\include`` opens no group) allows splicing
+    chapter ``include``: the pass cannot see what earlier chapters defined, and what this
+    chapter defines may be used by later ones that are not retypeset."""
+    names = [c.name for c in project.chapters]
+    includes = [c.include for c in project.chapters]
+    index = includes.index(include)
+    left = {n: read_left_state(project, n) for n in names}
+    own = left[names[index]]
+    hint = "define it in the preamble"
+    for before in names[:index]:
+        if left[before].unnamed:
+            path, line, command = left[before].unnamed[0]
+            return Fallback(
+                "chapter-state",
+                f"{path}:{line}: \\{command} outlives {includes[names.index(before)]}, and a "
+                f"pass of {include} cannot see it; {hint}",
+            )
+        for name, path in left[before].named.items():
+            if path not in own.texts and _uses(own.texts, name):
+                return Fallback(
+                    "chapter-state",
+                    f"{include} uses {name}, which {path} defines in an earlier chapter; {hint}",
+                )
+    edited = set(changed)
+    for path, line, command in own.unnamed:
+        if path in edited:
+            return Fallback(
+                "chapter-state",
+                f"{path}:{line}: \\{command} outlives {include} and the chapters after it "
+                f"see it; {hint}",
+            )
+    retypeset = set(spliced)
+    for name, path in own.named.items():
+        if path not in edited:
+            continue
+        for later, later_include in zip(names[index + 1 :], includes[index + 1 :], strict=True):
+            texts = left[later].texts
+            if later_include not in retypeset and path not in texts and _uses(texts, name):
+                return Fallback(
+                    "chapter-state",
+                    f"{later_include} uses {name}, defined in {path}, which changed; {hint}",
+                )
+    return None
+
+
 def _first_user(project: Project, include: str, label: str) -> str:
     """The first part of the thesis (a chapter or the main file) printing ``label``'s page."""
     for chapter in project.chapters:
@@ -1277,8 +1380,13 @@ def _first_user(project: Project, include: str, label: str) -> str:
     return project.main
 
 
-def plan_splice(project: Project, state: State, changed: Sequence[str]) -> SplicePlan | Fallback:
-    """Check the passes of the ``changed`` chapters (includes) against the state."""
+def plan_splice(
+    project: Project, state: State, changed: Sequence[str], changed_files: Sequence[str] = ()
+) -> SplicePlan | Fallback:
+    """Check the passes of the ``changed`` chapters (includes) against the state.
+
+    ``changed_files`` are the project files whose bytes changed since the state.
+    """
     from chapterwise.splice import PageSwap
 
     root = project.root
@@ -1315,6 +1423,9 @@ def plan_splice(project: Project, state: State, changed: Sequence[str]) -> Splic
     list_owner: str | None = None
     undefined = set(state.undefined)
     for view in views:
+        left = check_left_state(project, view.include, changed, changed_files)
+        if left is not None:
+            return left
         others = {k for v in views if v is not view for k in v.record.undefined}
         verdict = check_chapter(project, state, view, state_main, state_auxes, others)
         if isinstance(verdict, Fallback):
@@ -1514,7 +1625,7 @@ def decide(project: Project, state: State | None, mode: str) -> SplicePlan | Fal
     includes, fallback = _affected(state, changed)
     if fallback is not None:
         return fallback
-    plan = plan_splice(project, state, includes)
+    plan = plan_splice(project, state, includes, changed)
     return plan if isinstance(plan, Fallback) else replace(plan, changed=tuple(changed))
 
 
