@@ -21,6 +21,7 @@ wildcard_constraints:
     chapter=wildcard_pattern(PROJECT.chapter_names),
     table=wildcard_pattern(PROJECT.tables),
     values=wildcard_pattern(PROJECT.values),
+    diagram=wildcard_pattern(PROJECT.diagram_names),
 
 
 def get_chapter_inputs(wildcards):

@@ -168,6 +168,44 @@ def test_notebooks_without_outputs_and_hidden_folders_are_not_jobs(root: Path) -
     assert [n.name for n in load(root).notebooks] == ["analysis"]
 
 
+def test_a_dot_file_makes_its_pdf_a_generated_file_the_chapter_reads(root: Path) -> None:
+    write(
+        root,
+        {
+            "figures/workflow.dot": "digraph { a -> b; }\n",
+            "figures/_draft.dot": "digraph { }\n",  # scratch: not a diagram
+            "chapters/intro.tex": "\\chapter{Intro}\n\\includegraphics{figures/workflow}\n",
+        },
+    )
+    project = load(root)
+    assert project.diagrams == {"figures/workflow.pdf": "figures/workflow.dot"}
+    assert project.diagram_names == ("workflow",)
+    assert "figures/workflow.pdf" in project.generated_files()
+    assert "figures/workflow.pdf" not in project.producers  # producers are notebooks
+    assert project.chapter_inputs("intro")["sources"] == [
+        "chapters/intro.tex",
+        "figures/workflow.pdf",
+    ]
+    assert project.missing("intro") == ()
+    assert "figures/workflow.pdf" in project.thesis_inputs()
+
+
+def test_a_diagram_also_found_through_graphicspath(root: Path) -> None:
+    write(root, {"figures/loop.dot": "digraph { a -> a; }\n"})
+    write(root, {"chapters/intro.tex": "\\chapter{Intro}\n\\includegraphics{loop}\n"})
+    assert "figures/loop.pdf" in load(root).chapter_inputs("intro")["sources"]
+
+
+def test_a_diagram_and_a_notebook_making_one_pdf_is_an_error(root: Path) -> None:
+    write(root, {"figures/growth.dot": "digraph { a -> b; }\n"})
+    with pytest.raises(
+        ChapterwiseError,
+        match=r"notebooks/analysis\.py:5: error: output 'figures/growth\.pdf' is also rendered "
+        r"from 'figures/growth\.dot'.*\[duplicate-output\]",
+    ):
+        load(root)
+
+
 def test_missing_main_file(tmp_path: Path) -> None:
     with pytest.raises(ChapterwiseError, match=r"main file 'thesis\.tex' not found"):
         load(tmp_path)

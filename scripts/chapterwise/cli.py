@@ -76,6 +76,23 @@ def cmd_render_macros(args: argparse.Namespace) -> Sequence[Diagnostic]:
     return ()
 
 
+def cmd_render_diagram(args: argparse.Namespace) -> Sequence[Diagnostic]:
+    from chapterwise.config import read_config
+    from chapterwise.diagrams import render_diagram
+    from chapterwise.fsutil import project_path
+
+    root = _root(args)
+    source = project_path(args.source, root=root, origin="command line", what="diagram")
+    output = project_path(args.output, root=root, origin="command line", what="output")
+    return render_diagram(
+        root / source,
+        root / output,
+        root=root,
+        log=_log_path(args, f"build/logs/render_diagram/{Path(source).stem}.log"),
+        source_date_epoch=read_config(root).source_date_epoch,
+    )
+
+
 def _compile(args: argparse.Namespace, chapter_name: str | None) -> Sequence[Diagnostic]:
     from chapterwise.config import read_config
     from chapterwise.fls import check_undeclared, read_fls
@@ -283,6 +300,10 @@ def build_parser() -> argparse.ArgumentParser:
     macros = add("render-macros", cmd_render_macros, "render a JSON object as LaTeX macros")
     macros.add_argument("source")
     macros.add_argument("--output", required=True)
+
+    diagram = add("render-diagram", cmd_render_diagram, "render a graphviz .dot file as a PDF")
+    diagram.add_argument("source")
+    diagram.add_argument("--output", required=True)
 
     chapter = add(
         "compile-chapter", cmd_compile_chapter, "typeset one chapter in the thesis' context"

@@ -25,6 +25,8 @@ from chapterwise.texscan import CommandKind, TexCommand, scan_tex
 
 RESULTS_DIR = "results"
 TABLES_DIR = "tables"
+FIGURES_DIR = "figures"
+DIAGRAM_SUFFIX = ".dot"  # figures/<name>.dot -> figures/<name>.pdf (render_diagram)
 BUILD_DIR = "build"
 # pdfTeX's own search order for \includegraphics without an extension.
 GRAPHICS_EXTENSIONS = (".pdf", ".png", ".jpg", ".mps", ".jpeg", ".jbig2", ".jb2")
@@ -69,11 +71,12 @@ class Project:
     config: Config
     chapters: tuple[Chapter, ...]
     notebooks: tuple[Notebook, ...]
-    producers: Mapping[str, str]  # generated file -> notebook name
+    producers: Mapping[str, str]  # generated file -> notebook name (notebook outputs only)
     tables: tuple[str, ...]  # names rendered from results/<name>.csv
     values: tuple[str, ...]  # names rendered from results/<name>.json
     preamble: Dependencies  # everything the main file reads outside its \include'd chapters
     chapter_deps: Mapping[str, Dependencies] = field(default_factory=dict)
+    diagrams: Mapping[str, str] = field(default_factory=dict)  # figures/x.pdf -> figures/x.dot
 
     @property
     def main(self) -> str:
@@ -149,6 +152,11 @@ class Project:
         template = f"{TABLES_DIR}/{name}.tex.j2"
         return [template] if (self.root / template).is_file() else []
 
+    @property
+    def diagram_names(self) -> tuple[str, ...]:
+        """The stems of ``figures/*.dot``: the render_diagram wildcard's values."""
+        return tuple(PurePosixPath(source).stem for source in self.diagrams.values())
+
     def notebook_outputs(self) -> list[str]:
         return list(self.producers)
 
@@ -157,8 +165,8 @@ class Project:
         return [f"{TABLES_DIR}/{name}.tex" for name in (*self.tables, *self.values)]
 
     def generated_files(self) -> frozenset[str]:
-        """Every file the build writes into the source tree: notebook outputs, rendered tables."""
-        return frozenset([*self.producers, *self.rendered_tables()])
+        """Every file the build writes into the source tree: notebook outputs, tables, diagrams."""
+        return frozenset([*self.producers, *self.rendered_tables(), *self.diagrams])
 
 
 _COMMENT = re.compile(r"(?<!\\)%.*")
@@ -245,6 +253,18 @@ def discover_notebooks(root: Path, config: Config) -> tuple[Notebook, ...]:
     if problems:
         raise ChapterwiseError(problems)
     return tuple(found)
+
+
+def discover_diagrams(root: Path) -> dict[str, str]:
+    """``figures/<name>.pdf -> figures/<name>.dot`` for every diagram source in the folder."""
+    base = root / FIGURES_DIR
+    if not base.is_dir():
+        return {}
+    found: dict[str, str] = {}
+    for path in sorted(base.glob(f"*{DIAGRAM_SUFFIX}")):
+        if path.is_file() and NAME_PATTERN.match(path.stem):
+            found[f"{FIGURES_DIR}/{path.stem}.pdf"] = f"{FIGURES_DIR}/{path.name}"
+    return found
 
 
 def _artifact_names(producers: Mapping[str, str], suffix: str) -> tuple[str, ...]:
@@ -380,6 +400,7 @@ def load_project(root: Path, config: Config) -> Project:
             )
         )
     notebooks = discover_notebooks(root, config)
+    diagrams = discover_diagrams(root)
     producers: dict[str, str] = {}
     problems: list[Diagnostic] = []
     for notebook in notebooks:
@@ -391,6 +412,16 @@ def load_project(root: Path, config: Config) -> Project:
                         "duplicate-output",
                         notebook.path,
                         notebook.front.lines.get(output),
+                    )
+                )
+            elif output in diagrams:
+                problems.append(
+                    error(
+                        f"output '{output}' is also rendered from '{diagrams[output]}'",
+                        "duplicate-output",
+                        notebook.path,
+                        notebook.front.lines.get(output),
+                        hint="rename the diagram or the notebook's figure",
                     )
                 )
             producers[output] = notebook.name
@@ -407,7 +438,11 @@ def load_project(root: Path, config: Config) -> Project:
         )
     if problems:
         raise ChapterwiseError(problems)
-    generated = [*producers, *(f"{TABLES_DIR}/{n}.tex" for n in (*tables, *values))]
+    generated = [
+        *producers,
+        *(f"{TABLES_DIR}/{n}.tex" for n in (*tables, *values)),
+        *diagrams,
+    ]
     resolver = _Resolver(root, generated)
 
     files: dict[str, None] = {}
@@ -470,6 +505,7 @@ def load_project(root: Path, config: Config) -> Project:
         values=values,
         preamble=preamble,
         chapter_deps=chapter_deps,
+        diagrams=diagrams,
     )
 
 
