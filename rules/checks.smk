@@ -1,5 +1,8 @@
 # Validators, each a job of its own: static checks run beside the builds, the log and PDF
-# checks after them. A report is build/reports/<check>.json; an error fails its job.
+# checks after them. An error fails its job. The report, build/reports/<check>.json, is a
+# log: Snakemake keeps log files of a failed job but deletes its outputs, and the report
+# matters most when the check fails; the output is a marker Snakemake touches on success.
+# params: carry the settings a check reads, so that --rerun-triggers params reruns it.
 
 
 localrules:
@@ -10,22 +13,28 @@ rule check_bibliography:
     input:
         get_thesis_inputs,
     output:
-        "build/reports/bibliography.json",
+        touch("build/checks/bibliography.done"),
     log:
-        "build/logs/check/bibliography.log",
+        log="build/logs/check/bibliography.log",
+        report="build/reports/bibliography.json",
+    params:
+        checks=config["checks"],
     shell:
-        "chapterwise check --checks bibliography --report {output} --log {log}"
+        "chapterwise check --checks bibliography --report {log.report} --log {log.log}"
 
 
 rule check_crossrefs:
     input:
         get_thesis_inputs,
     output:
-        "build/reports/crossrefs.json",
+        touch("build/checks/crossrefs.done"),
     log:
-        "build/logs/check/crossrefs.log",
+        log="build/logs/check/crossrefs.log",
+        report="build/reports/crossrefs.json",
+    params:
+        checks=config["checks"],
     shell:
-        "chapterwise check --checks crossrefs --report {output} --log {log}"
+        "chapterwise check --checks crossrefs --report {log.report} --log {log.log}"
 
 
 rule check_artifacts:
@@ -33,11 +42,14 @@ rule check_artifacts:
         get_thesis_inputs,
         [notebook.path for notebook in PROJECT.notebooks],
     output:
-        "build/reports/artifacts.json",
+        touch("build/checks/artifacts.done"),
     log:
-        "build/logs/check/artifacts.log",
+        log="build/logs/check/artifacts.log",
+        report="build/reports/artifacts.json",
+    params:
+        checks=config["checks"],
     shell:
-        "chapterwise check --checks artifacts --report {output} --log {log}"
+        "chapterwise check --checks artifacts --report {log.report} --log {log.log}"
 
 
 rule check_logs:
@@ -45,22 +57,30 @@ rule check_logs:
         "build/thesis.pdf",
         PROJECT.chapter_pdfs(),
     output:
-        "build/reports/logs.json",
+        touch("build/checks/logs.done"),
     log:
-        "build/logs/check/logs.log",
+        log="build/logs/check/logs.log",
+        report="build/reports/logs.json",
+    params:
+        checks=config["checks"],
     shell:
-        "chapterwise check --checks logs --report {output} --log {log}"
+        "chapterwise check --checks logs --report {log.report} --log {log.log}"
 
 
 rule check_pdf:
     input:
         config["output"],
     output:
-        "build/reports/pdf.json",
+        touch("build/checks/pdf.done"),
     log:
-        "build/logs/check/pdf.log",
+        log="build/logs/check/pdf.log",
+        report="build/reports/pdf.json",
+    params:
+        checks=config["checks"],
+        title=config["title"],
+        author=config["author"],
     shell:
-        "chapterwise check --checks pdf --report {output} --log {log}"
+        "chapterwise check --checks pdf --report {log.report} --log {log.log}"
 
 
 rule check:
