@@ -9,16 +9,19 @@ import pytest
 
 from chapterwise.diagnostics import ChapterwiseError
 from chapterwise.latex import (
+    DRIVER_FILE,
     HOOK_FILE,
     HOOKS_DIR,
     LATEX_FLAGS,
     MARKER_FILES,
+    Format,
     LatexJob,
     RerunDecision,
     hook_inputs,
     latex_environment,
     latexmk_command,
     pdflatex_command,
+    render_driver,
     run_latex,
     run_passes,
     seed_chapter_numbers,
@@ -219,3 +222,23 @@ def test_a_failing_pass_reports_the_chapter_line(tmp_path: Path) -> None:
         )
     first = caught.value.diagnostics[0]
     assert (first.path, first.line, first.code) == ("chapters/two.tex", 3, "latex-error")
+
+
+def test_pass_with_a_format_reads_the_driver_and_finds_the_format(tmp_path: Path) -> None:
+    fmt = Format(tmp_path / "build" / "format", "pre")
+    job = make_job(tmp_path, "chapters/two", "two")
+    command = pdflatex_command(job, fmt)
+    assert command[:-2] == pdflatex_command(job)[:-1], "the same flags as a plain pass"
+    assert command[-2:] == ("-fmt=pre", f"build/chapters/two/{DRIVER_FILE}")
+    env = latex_environment(job, {"TEXFORMATS": "/x"}, fmt)
+    assert env["TEXFORMATS"] == f"{fmt.directory}:/x"
+    assert "TEXFORMATS" not in latex_environment(job, {})
+
+
+def test_driver_stops_the_format_skip_then_skips_the_main_preamble(tmp_path: Path) -> None:
+    job = LatexJob(tmp_path, "thèse.tex", "two", "build/chapters/two", "chapters/two")
+    lines = render_driver(job, Format(tmp_path, "pre")).splitlines()
+    assert lines[0] == "\\csname endofdump\\endcsname", "line 1 must hold nothing else"
+    assert lines[1] == f"\\includeonly{{chapters/two}}\\input{{{HOOK_FILE}}}%"
+    assert "blx@list@bibfiles@pre" in lines[3] and "\\jobname" in lines[3]
+    assert lines[-1] == "\\expandafter\\MYLATEX@scanpreamble\\@@input{thèse.tex}"

@@ -62,6 +62,7 @@ from chapterwise.latex import (
 from chapterwise.process import run_tool
 from chapterwise.project import BUILD_DIR, Project
 from chapterwise.synctex import publish_pdf
+from chapterwise.texformat import ensure_format, reject_format
 from chapterwise.texlog import parse_tex_log
 from chapterwise.texscan import CommandKind, scan_global_state, scan_tex
 
@@ -1006,7 +1007,9 @@ def run_chapter_pass(project: Project, name: str, state: State, *, log_path: Pat
 
     Skipped when the last pass started from this state and read the same sources (early
     cutoff: no pdflatex run). Newly cited keys are missing from the thesis' .bbl; the preview
-    then gets its own biber run, and the pass is not spliced.
+    then gets its own biber run, and the pass is not spliced. The pass starts from the
+    precompiled preamble (chapterwise.texformat) when it is current, and counts the project
+    files the format read as read by the pass.
     """
     root = project.root
     chapter = project.chapter(name)
@@ -1037,13 +1040,19 @@ def run_chapter_pass(project: Project, name: str, state: State, *, log_path: Pat
     declared = {f for files in project.chapter_inputs(name).values() for f in files}
     before = {path: file_digest(root / path) or "missing" for path in sorted(declared)}
     state_dir = root / THESIS_DIR
+    preamble = ensure_format(
+        root, project.main, source_date_epoch=job.source_date_epoch, log_path=log_path
+    )
     result = run_passes(
         job,
         includes=includes,
         log_path=log_path,
         watched=directory / f"{chapter.include}.aux",
         prepare=lambda number: _seed_pass(state_dir, job, includes, number),
+        fmt=preamble.fmt,
     )
+    if result.format_problem is not None:
+        reject_format(root, result.format_problem)
     blocker: list[str] = []
     if result.decision is not RerunDecision.DONE:
         blocker = ["pass-not-converged", f"{chapter.include} needs another pass"]
@@ -1069,6 +1078,7 @@ def run_chapter_pass(project: Project, name: str, state: State, *, log_path: Pat
             log_path=log_path,
             watched=directory / f"{chapter.include}.aux",
             prepare=lambda number: None,
+            fmt=result.fmt,
         )
         diagnostics = again.diagnostics
     run = parse_run_log(_read_text(job.log_file))
@@ -1084,6 +1094,8 @@ def run_chapter_pass(project: Project, name: str, state: State, *, log_path: Pat
     others = {f"{c.include}.tex" for c in project.chapters if c.name != name}
     files = (reads.main | reads.chapters.get(chapter.include, frozenset())) - others
     inputs = {path: before.get(path) or file_digest(root / path) or "missing" for path in files}
+    if result.fmt is not None:  # what the preamble read is in the format, not the pass's .fls
+        inputs.update(preamble.project)
     inputs = dict(sorted(inputs.items()))
     write_if_changed(
         directory / PASS_FILE,
