@@ -11,9 +11,10 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.conftest import tool_env
-from tests.e2e.conftest import REPO, snakemake
+from tests.e2e.conftest import REPO, planned_jobs, snakemake
 
 ARTICLE = """\\documentclass{article}
 \\usepackage{biblatex}
@@ -44,12 +45,22 @@ def article(directory: Path, body: str = ARTICLE) -> Path:
     return directory
 
 
+CHECK_NAMES = ("bibliography", "crossrefs", "artifacts", "logs", "pdf")
+
+
 def test_check_rules_pass_on_a_clean_thesis_and_write_reports(mini: Path) -> None:
     result = snakemake(mini, "check")
     assert result.returncode == 0, result.stderr[-3000:]
-    for name in ("bibliography", "crossrefs", "artifacts", "logs", "pdf"):
+    for name in CHECK_NAMES:
         report = json.loads((mini / "build" / "reports" / f"{name}.json").read_text())
         assert report["errors"] == 0, report
+    assert {rule for rule, _ in planned_jobs(mini, "check")} == set()
+    config = mini / "config.yaml"
+    config.write_text(config.read_text() + "checks:\n  uncited-entry: error\n")
+    # the check rules carry their settings as params: a changed severity reruns them all
+    assert {rule for rule, _ in planned_jobs(mini, "check")} == {
+        f"check_{name}" for name in CHECK_NAMES
+    }
 
 
 def test_a_check_rule_fails_the_build_with_the_file_and_line(mini: Path) -> None:
@@ -64,6 +75,12 @@ def test_a_check_rule_fails_the_build_with_the_file_and_line(mini: Path) -> None
         result.stderr,
         re.MULTILINE,
     ), result.stderr[-3000:]
+    # Snakemake deletes the outputs of a failed job; the report is a log: it is kept
+    report = json.loads((mini / "build" / "reports" / "bibliography.json").read_text())
+    assert report["errors"] == 1
+    assert [(d["code"], d["path"], d["line"]) for d in report["diagnostics"]] == [
+        ("undefined-citation", "chapters/intro.tex", 2)
+    ]
 
 
 def test_check_command_exit_codes_and_formats(tmp_path: Path) -> None:
@@ -129,19 +146,65 @@ def committed_repo() -> Path:
     return REPO
 
 
-@pytest.mark.slow
-def test_the_exported_hook_works_in_another_repository(tmp_path: Path) -> None:
+HOOK_IDS = [hook["id"] for hook in yaml.safe_load((REPO / ".pre-commit-hooks.yaml").read_text())]
+BROKEN = ARTICLE.replace("smith2020", "smyth2020").replace("sec:one}.", "sec:two}.")
+CITE_LINE = "main.tex:6:4: error: citation 'smyth2020' has no bibliography entry"
+REF_LINE = "main.tex:6:35: error: \\cref to undefined label 'sec:two'"
+HOOK_FINDS = {  # what each exported hook reports on BROKEN; a new hook needs its entry
+    "chapterwise-check": (CITE_LINE, REF_LINE),
+    "chapterwise-bibliography": (CITE_LINE,),
+    "chapterwise-crossrefs": (REF_LINE,),
+}
+_HOOK_STATUS = re.compile(r"^.*?\.{3,}\s*(Passed|Failed|Skipped|\(no files to check\)Skipped)$")
+
+
+def hook_results(output: str) -> dict[str, tuple[str, str]]:
+    """hook id -> (status, its output) from a ``pre-commit --verbose`` run."""
+    results: dict[str, tuple[str, str]] = {}
+    status, hook, lines = "", "", []
+    for line in [*output.splitlines(), "end...Passed"]:
+        match = _HOOK_STATUS.match(line)
+        if match:
+            if hook:
+                results[hook] = (status, "\n".join(lines))
+            status, hook, lines = match.group(1), "", []
+        elif line.startswith("- hook id: "):
+            hook = line.removeprefix("- hook id: ").strip()
+        else:
+            lines.append(line)
+    return results
+
+
+@pytest.fixture(scope="module")
+def hook_runs(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[subprocess.CompletedProcess[str], subprocess.CompletedProcess[str]]:
+    """Every exported hook, in one pre-commit run on a clean article and one on BROKEN."""
     repo = committed_repo()
-    other = article(tmp_path / "other")
+    other = article(tmp_path_factory.mktemp("hooks") / "other")
     git(other, "init", "-q")
     git(other, "add", ".")
-    passed = pre_commit(other, "try-repo", str(repo), "chapterwise-check", "--all-files")
-    assert passed.returncode == 0, passed.stdout[-3000:]
-    (other / "main.tex").write_text(ARTICLE.replace("smith2020", "smyth2020"))
+    passed = pre_commit(other, "try-repo", str(repo), "--all-files", "--verbose")
+    (other / "main.tex").write_text(BROKEN)
     git(other, "add", ".")
-    failed = pre_commit(other, "try-repo", str(repo), "chapterwise-check", "--all-files")
+    failed = pre_commit(other, "try-repo", str(repo), "--all-files", "--verbose")
+    return passed, failed
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("hook", HOOK_IDS)
+def test_each_exported_hook_works_in_another_repository(
+    hook_runs: tuple[subprocess.CompletedProcess[str], subprocess.CompletedProcess[str]],
+    hook: str,
+) -> None:
+    passed, failed = hook_runs
+    assert passed.returncode == 0, passed.stdout[-3000:]
+    assert hook_results(passed.stdout)[hook][0] == "Passed", passed.stdout[-3000:]
     assert failed.returncode == 1
-    assert "main.tex:6:4: error: citation 'smyth2020' has no bibliography entry" in failed.stdout
+    status, output = hook_results(failed.stdout)[hook]
+    assert status == "Failed", failed.stdout[-3000:]
+    for line in HOOK_FINDS[hook]:
+        assert line in output, output
 
 
 @pytest.mark.slow
