@@ -62,7 +62,7 @@ from chapterwise.latex import (
 from chapterwise.process import run_tool
 from chapterwise.project import BUILD_DIR, Project
 from chapterwise.synctex import publish_pdf
-from chapterwise.texformat import ensure_format, reject_format
+from chapterwise.texformat import ensure_format, reject_format, system_stamp
 from chapterwise.texlog import parse_tex_log
 from chapterwise.texscan import CommandKind, scan_global_state, scan_tex
 
@@ -721,14 +721,6 @@ def _read_aux(path: Path) -> tuple[AuxEntry, ...]:
     return parse_aux(_read_text(path))
 
 
-def _system_stamp(path: str) -> str:
-    try:
-        stat = os.stat(path)
-    except OSError:
-        return "missing"
-    return f"{stat.st_size}:{stat.st_mtime_ns}"
-
-
 def _state_id(directory: Path, includes: Sequence[str], pdf_sha: str) -> str:
     digest = hashlib.sha256(pdf_sha.encode())
     names = [f"{THESIS_JOB}.{ext}" for ext in ("aux", "bbl", "out", *LIST_EXTENSIONS)]
@@ -884,7 +876,7 @@ def build_state(
         parts=dict(run.parts),
         inputs=inputs,
         owners={k: sorted(v) for k, v in sorted(owners.items())},
-        system={path: _system_stamp(path) for path in sorted(reads.system)},
+        system={path: system_stamp(path) for path in sorted(reads.system)},
         undefined=_undefined_labels(diagnostics),
         blockers=blockers,
         trackers=list(run.trackers),
@@ -1126,7 +1118,7 @@ def run_chapter_pass(project: Project, name: str, state: State, *, log_path: Pat
 def changed_inputs(state: State, root: Path) -> tuple[list[str], list[str]]:
     """(project files whose bytes changed, distribution files whose size or time changed)."""
     changed = [p for p, d in state.inputs.items() if (file_digest(root / p) or "missing") != d]
-    system = [p for p, s in state.system.items() if _system_stamp(p) != s]
+    system = [p for p, s in state.system.items() if system_stamp(p) != s]
     return sorted(changed), sorted(system)
 
 
