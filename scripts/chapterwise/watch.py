@@ -143,6 +143,8 @@ def derivations(project: Project) -> dict[str, frozenset[str]]:
         edges.setdefault(f"{TABLES_DIR}/{name}.tex.j2", set()).add(table)
     for name in project.values:
         edges.setdefault(project.values_source(name), set()).add(f"{TABLES_DIR}/{name}.tex")
+    for pdf, dot in project.diagrams.items():
+        edges.setdefault(dot, set()).add(pdf)
     return {source: frozenset(targets) for source, targets in edges.items()}
 
 
