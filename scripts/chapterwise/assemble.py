@@ -34,13 +34,14 @@ chapter's .aux from the pass, the lists a full build would write, and the same m
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
 import os
 import re
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
@@ -61,10 +62,11 @@ from chapterwise.latex import (
 )
 from chapterwise.process import run_tool
 from chapterwise.project import BUILD_DIR, Project
+from chapterwise.scancache import cache_for
 from chapterwise.synctex import publish_pdf
 from chapterwise.texformat import ensure_format, reject_format, system_stamp
 from chapterwise.texlog import parse_tex_log
-from chapterwise.texscan import CommandKind, scan_global_state, scan_tex
+from chapterwise.texscan import CommandKind, TexCommand, scan_tex
 
 if TYPE_CHECKING:  # the splice needs pypdf, which the chapter jobs need not import
     from chapterwise.splice import DestIndex, PageSwap
@@ -562,7 +564,9 @@ def lists_printing_changes(
     return tuple(sorted(found))
 
 
-def scan_references(texts: Mapping[str, str]) -> References:
+def scan_references(
+    texts: Mapping[str, str], scan: Callable[[str], tuple[TexCommand, ...]] = scan_tex
+) -> References:
     """The labels that ``texts`` (path -> source) reference, and which of them by page.
 
     A file is opaque when a reference command in it has no literal label (a macro parameter,
@@ -578,7 +582,7 @@ def scan_references(texts: Mapping[str, str]) -> References:
     )
     for path, text in sorted(texts.items()):
         readable = 0
-        for command in scan_tex(text):
+        for command in scan(text):
             if command.kind is not CommandKind.REF:
                 continue
             literal = bool(command.targets) and not any(
@@ -1150,7 +1154,7 @@ def _references_outside(project: Project, state: State, exclude: str) -> Referen
     for path in dict.fromkeys(sources):
         if path.endswith(TEX_SOURCE_SUFFIXES):
             texts[path] = _read_text(project.root / path)
-    return scan_references(texts)
+    return scan_references(texts, _cached("scan_tex", project))
 
 
 def check_chapter(
@@ -1300,7 +1304,7 @@ def read_left_state(project: Project, name: str) -> LeftState:
         if not path.endswith(TEX_SOURCE_SUFFIXES):
             continue
         texts[path] = text = _read_text(project.root / path)
-        for command in scan_global_state(text):
+        for command in cache_for(project.root).scan("scan_global_state", text):
             if path in macro_files and command.name != "newcommand":
                 continue
             target = command.targets[0] if command.targets else ""
@@ -1309,6 +1313,11 @@ def read_left_state(project: Project, name: str) -> LeftState:
             else:
                 unnamed.append((path, command.line, command.name))
     return LeftState(texts, named, tuple(unnamed))
+
+
+def _cached(scanner: str, project: Project) -> Callable[[str], tuple[TexCommand, ...]]:
+    """``texscan.<scanner>``, answered from the project's scan cache."""
+    return functools.partial(cache_for(project.root).scan, scanner)
 
 
 def _uses(texts: Mapping[str, str], name: str) -> bool:
@@ -1379,7 +1388,7 @@ def _first_user(project: Project, include: str, label: str) -> str:
             for p in project.chapter_deps[chapter.name].files
             if p.endswith(TEX_SOURCE_SUFFIXES)
         }
-        if label in scan_references(texts).pages:
+        if label in scan_references(texts, _cached("scan_tex", project)).pages:
             return chapter.include
     return project.main
 
@@ -1640,6 +1649,7 @@ def assemble_thesis(project: Project, *, mode: str, log_path: Path, output: Path
     pdf = root / THESIS_DIR / f"{THESIS_JOB}.pdf"
     state = read_state(root)
     verdict = decide(project, state, mode)
+    cache_for(root).save()
     if verdict is None:
         publish_pdf(pdf, output)
         return Assembly(

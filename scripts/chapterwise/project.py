@@ -21,7 +21,8 @@ from chapterwise.frontmatter import (
     notebook_format,
     read_front_matter,
 )
-from chapterwise.texscan import CommandKind, TexCommand, scan_tex
+from chapterwise.scancache import cache_for
+from chapterwise.texscan import CommandKind, TexCommand
 
 RESULTS_DIR = "results"
 TABLES_DIR = "tables"
@@ -312,7 +313,7 @@ def _scan_file(path: str, root: Path) -> tuple[TexCommand, ...]:
         text = (root / path).read_text(encoding="utf-8", errors="replace")
     except OSError:
         return ()
-    return scan_tex(text)
+    return cache_for(root).scan("scan_tex", text)
 
 
 def _collect(
@@ -493,6 +494,7 @@ def load_project(root: Path, config: Config) -> Project:
             )
             chapters.append(Chapter(name, path, target, command.line))
             chapter_deps[name] = Dependencies(tuple(chapter_files), tuple(chapter_missing))
+    cache_for(root).save()
     if problems:
         raise ChapterwiseError(problems)
     return Project(
