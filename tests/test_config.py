@@ -74,3 +74,42 @@ def test_an_unknown_check_severity_points_at_checks(tmp_path: Path) -> None:
     (problem,) = caught.value.diagnostics
     assert (problem.path, problem.line, problem.code) == ("config.yaml", 2, "bad-config")
     assert "'loud' is not one of" in problem.message
+
+
+def test_valid_settings_are_remembered_and_invalid_ones_never(tmp_path: Path) -> None:
+    from chapterwise.config import VALID_MEMO
+
+    (tmp_path / "config.yaml").write_text("thesis: thesis.tex\n")
+    read_config(tmp_path)
+    memo = tmp_path / VALID_MEMO
+    remembered = memo.read_text()
+    assert remembered
+    (tmp_path / "config.yaml").write_text("thesis: thesis.tex\nnotebook_timeout: soon\n")
+    with pytest.raises(ChapterwiseError, match=r"config\.yaml:2: error: 'notebook_timeout'"):
+        read_config(tmp_path)
+    assert memo.read_text() == remembered  # the last valid settings, still
+
+
+def test_a_stale_memo_does_not_hide_an_error(tmp_path: Path) -> None:
+    from chapterwise.config import VALID_MEMO
+
+    (tmp_path / "config.yaml").write_text("theses: x.tex\n")
+    memo = tmp_path / VALID_MEMO
+    memo.parent.mkdir(parents=True)
+    memo.write_text("0" * 32)
+    with pytest.raises(ChapterwiseError, match="Additional properties"):
+        read_config(tmp_path)
+
+
+def test_the_memo_does_not_import_jsonschema(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    (tmp_path / "config.yaml").write_text("thesis: thesis.tex\n")
+    read_config(tmp_path)  # validated once: remembered
+    probe = (
+        "import sys; from pathlib import Path; from chapterwise.config import read_config; "
+        f"read_config(Path({str(tmp_path)!r})); print('jsonschema' in sys.modules)"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert result.stdout.strip() == "False", result.stderr

@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import hashlib
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 import yaml
 
 from chapterwise.diagnostics import ChapterwiseError, Diagnostic, error
-from chapterwise.fsutil import project_path
+from chapterwise.fsutil import atomic_write_bytes, project_path
 
 SCHEMA_PATH: Path = Path(str(resources.files("chapterwise") / "schemas" / "config.schema.yaml"))
 CONFIG_NAME = "config.yaml"
+# The last settings found valid, by digest: every job re-reads config.yaml, and importing
+# jsonschema alone costs a job about 0.1 s.
+VALID_MEMO = "build/cache/config-valid"
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,20 +58,17 @@ def _key_lines(text: str) -> dict[str, int]:
     }
 
 
-def _with_defaults(values: Mapping[str, Any], schema: Mapping[str, Any]) -> dict[str, Any]:
-    filled = dict(copy.deepcopy(values))
-    for key, spec in schema.get("properties", {}).items():
-        if key not in filled and "default" in spec:
-            filled[key] = copy.deepcopy(spec["default"])
-    return filled
+def schema_problems(
+    values: Mapping[str, Any],
+    schema: Mapping[str, Any],
+    *,
+    origin: str = CONFIG_NAME,
+    lines: Mapping[str, int] | None = None,
+) -> list[Diagnostic]:
+    """Every way ``values`` breaks the schema, each at its key's line."""
+    import jsonschema
 
-
-def parse_config(
-    values: Mapping[str, Any], *, root: Path, origin: str = CONFIG_NAME, text: str = ""
-) -> Config:
-    """Validate ``values`` against the schema, fill defaults and refuse paths outside ``root``."""
-    schema = read_schema()
-    lines = _key_lines(text)
+    lines = lines or {}
     problems: list[Diagnostic] = []
     validator = jsonschema.Draft202012Validator(schema)
     for issue in sorted(validator.iter_errors(dict(values)), key=lambda e: list(e.path)):
@@ -81,8 +83,44 @@ def parse_config(
                 hint="see the settings in the README",
             )
         )
-    if problems:
-        raise ChapterwiseError(problems)
+    return problems
+
+
+def _validation_digest(values: Mapping[str, Any], schema: Mapping[str, Any]) -> str:
+    """Names the pair (settings, schema): equal digests validate the same way."""
+    canonical = json.dumps([values, schema], sort_keys=True, default=repr)
+    return hashlib.blake2b(canonical.encode("utf-8"), digest_size=16).hexdigest()
+
+
+def _memo_holds(memo: Path, digest: str) -> bool:
+    try:
+        return memo.read_text(encoding="ascii") == digest
+    except (OSError, ValueError):
+        return False
+
+
+def _with_defaults(values: Mapping[str, Any], schema: Mapping[str, Any]) -> dict[str, Any]:
+    filled = dict(copy.deepcopy(values))
+    for key, spec in schema.get("properties", {}).items():
+        if key not in filled and "default" in spec:
+            filled[key] = copy.deepcopy(spec["default"])
+    return filled
+
+
+def parse_config(
+    values: Mapping[str, Any], *, root: Path, origin: str = CONFIG_NAME, text: str = ""
+) -> Config:
+    """Validate ``values`` against the schema, fill defaults and refuse paths outside ``root``."""
+    schema = read_schema()
+    lines = _key_lines(text)
+    memo = root / VALID_MEMO
+    digest = _validation_digest(values, schema)
+    if not _memo_holds(memo, digest):
+        problems = schema_problems(values, schema, origin=origin, lines=lines)
+        if problems:
+            raise ChapterwiseError(problems)
+        with contextlib.suppress(OSError):  # a read-only tree validates every time
+            atomic_write_bytes(memo, digest.encode("ascii"))
     filled = _with_defaults(values, schema)
     paths = {
         key: project_path(filled[key], root=root, origin=origin, line=lines.get(key), what=key)
