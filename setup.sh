@@ -50,6 +50,9 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -e ".[dev]"
+# An editable install gets its bytecode when first imported, unless PYTHONDONTWRITEBYTECODE
+# is set: then every chapterwise job would compile the package again (about 0.1 s each).
+.venv/bin/python -m compileall -q scripts/chapterwise
 # Snakemake imports every installed executor plugin at start-up, and the SLURM one brings
 # pandas (0.3 s on every run). It lives apart, on PYTHONPATH only where SLURM is wanted (the
 # test of profiles/slurm); on a cluster, install it into the venv: pip install -e ".[slurm]".

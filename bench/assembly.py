@@ -172,6 +172,7 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3, help="edits per measurement")
     parser.add_argument("--keep", default=None, help="build here and keep the files")
     args = parser.parse_args()
+    common.precompile()
     base = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="chapterwise-bench-"))
     results: list[tuple[int, Sample]] = []
     try:

@@ -20,7 +20,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from common import REPO, copy_thesis, environment  # bench/common.py (this folder is on sys.path)
+# bench/common.py (this folder is on sys.path)
+from common import REPO, copy_thesis, environment, precompile
 
 
 def run(command: list[str], cwd: Path) -> float:
@@ -70,6 +71,7 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--chapter", default=None, help="chapter to edit (default: the middle one)")
     args = parser.parse_args()
+    precompile()
 
     with tempfile.TemporaryDirectory(prefix="chapterwise-bench-") as scratch:
         base = Path(scratch)

@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import REPO, copy_thesis  # bench/common.py (this folder is on sys.path)
+from common import REPO, copy_thesis, precompile  # bench/common.py (this folder is on sys.path)
 
 from chapterwise.config import read_config
 from chapterwise.project import load_project
@@ -67,6 +67,7 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=1, help="clean builds per core count")
     parser.add_argument("--cores", type=int, nargs="+", default=[1, 2])
     args = parser.parse_args()
+    precompile()
 
     results: dict[int, dict[str, float]] = {}
     with tempfile.TemporaryDirectory(prefix="chapterwise-speedup-") as scratch:

@@ -29,7 +29,8 @@ import tempfile
 import time
 from pathlib import Path, PurePosixPath
 
-from common import REPO, copy_thesis, environment  # bench/common.py (this folder is on sys.path)
+# bench/common.py (this folder is on sys.path)
+from common import REPO, copy_thesis, environment, precompile
 from pypdf import PdfReader
 
 from chapterwise.config import read_config
@@ -122,6 +123,7 @@ def main() -> int:
     parser.add_argument("--chapter", default=None, help="default: the preview nearest 15 pages")
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
+    precompile()
     env = environment()
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop the watchers on SIGTERM too
 
