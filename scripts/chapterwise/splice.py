@@ -31,6 +31,7 @@ from pypdf.generic import (
     NumberObject,
     PdfObject,
     StreamObject,
+    read_object,
 )
 
 from chapterwise.fsutil import atomic_write_bytes
@@ -110,14 +111,80 @@ class DestEntry:
 DestIndex = dict[str, DestEntry]
 
 
-def _dest_page(value: PdfObject) -> int | None:
-    resolved = value.get_object() if isinstance(value, IndirectObject) else value
+class _Objects:
+    """The objects of one PDF, each parsed alone.
+
+    To read one object of an object stream, pypdf parses every object in that stream; the
+    destinations and pages of a chapter pass are spread over a dozen streams that hold the
+    whole pass (fonts, annotations, the other pages), so most of that work is for objects the
+    splice never reads. Here an object is parsed from its offset in the stream's data; anything
+    else (an uncompressed object, a stream object, a malformed table) is left to pypdf.
+    """
+
+    def __init__(self, reader: PdfReader) -> None:
+        self.reader = reader
+        self._parsed: dict[int, PdfObject | None] = {}
+        self._streams: dict[int, tuple[BytesIO, dict[int, int]] | None] = {}
+
+    def resolve(self, obj: PdfObject | None) -> PdfObject | None:
+        """``obj``, or the object it refers to."""
+        if not isinstance(obj, IndirectObject):
+            return obj
+        if obj.idnum not in self._parsed:
+            found = self._from_stream(obj) if obj.generation == 0 else None
+            self._parsed[obj.idnum] = found if found is not None else obj.get_object()
+        return self._parsed[obj.idnum]
+
+    def _from_stream(self, ref: IndirectObject) -> PdfObject | None:
+        located = self.reader.xref_objStm.get(ref.idnum)
+        if located is None or ref.pdf is not self.reader:
+            return None
+        number = int(located[0])
+        if number not in self._streams:
+            self._streams[number] = self._table(number)
+        table = self._streams[number]
+        if table is None:
+            return None
+        data, offsets = table
+        offset = offsets.get(ref.idnum)
+        if offset is None:
+            return None
+        data.seek(offset)
+        try:
+            return read_object(data, self.reader)
+        except Exception:  # pypdf's own path reports it, or repairs it
+            return None
+
+    def _table(self, number: int) -> tuple[BytesIO, dict[int, int]] | None:
+        stream = IndirectObject(number, 0, self.reader).get_object()
+        if not isinstance(stream, StreamObject) or stream.get("/Type") != "/ObjStm":
+            return None
+        try:
+            data = stream.get_data()
+            count, first = stream["/N"], stream["/First"]
+            if not isinstance(count, int) or not isinstance(first, int):
+                return None
+            fields = [int(field) for field in data[:first].split()]
+        except (KeyError, TypeError, ValueError):
+            return None
+        if count < 0 or len(fields) < 2 * count:
+            return None
+        offsets = {fields[2 * i]: first + fields[2 * i + 1] for i in range(count)}
+        return BytesIO(data), offsets
+
+
+def _dest_page(value: PdfObject, objects: _Objects | None = None) -> int | None:
+    resolve = objects.resolve if objects is not None else _resolve
+    resolved = resolve(value)
     if isinstance(resolved, DictionaryObject):
-        resolved = resolved.get("/D")
-        resolved = resolved.get_object() if isinstance(resolved, IndirectObject) else resolved
+        resolved = resolve(resolved.raw_get("/D") if "/D" in resolved else None)
     if isinstance(resolved, ArrayObject) and resolved and isinstance(resolved[0], IndirectObject):
         return resolved[0].idnum
     return None
+
+
+def _resolve(obj: PdfObject | None) -> PdfObject | None:
+    return obj.get_object() if isinstance(obj, IndirectObject) else obj
 
 
 def _dictionary(obj: PdfObject | None, what: str) -> DictionaryObject:
@@ -127,7 +194,7 @@ def _dictionary(obj: PdfObject | None, what: str) -> DictionaryObject:
     return resolved
 
 
-def _named_destinations(reader: PdfReader) -> dict[str, _Dest]:
+def _named_destinations(reader: PdfReader, objects: _Objects | None = None) -> dict[str, _Dest]:
     """Every entry of the /Dests name tree, with the page it points to."""
     root = _dictionary(reader.trailer.raw_get("/Root"), "the catalog")
     if "/Dests" in root:
@@ -153,7 +220,8 @@ def _named_destinations(reader: PdfReader) -> dict[str, _Dest]:
         pairs = pairs.get_object()
         for index in range(0, len(pairs) - 1, 2):
             key = str(pairs[index])
-            found[key] = _Dest(ref, index + 1, pairs[index + 1], _dest_page(pairs[index + 1]))
+            value = pairs[index + 1]
+            found[key] = _Dest(ref, index + 1, value, _dest_page(value, objects))
     return found
 
 
@@ -250,9 +318,14 @@ class _Copier:
     """Copies objects of one pass PDF into the increment, mapping its pages to the thesis'."""
 
     def __init__(
-        self, increment: _Increment, page_map: Mapping[int, IndirectObject], pages: set[int]
+        self,
+        increment: _Increment,
+        page_map: Mapping[int, IndirectObject],
+        pages: set[int],
+        objects: _Objects,
     ) -> None:
         self.increment = increment
+        self.objects = objects
         self.page_map = page_map
         self.pages = pages  # every page object number of the pass PDF
         self.done: dict[int, IndirectObject] = {}
@@ -267,7 +340,7 @@ class _Copier:
         number = self.increment.allocate()
         new = IndirectObject(number, 0, None)
         self.done[ref.idnum] = new
-        self.increment.put(number, self.copy(ref.get_object()))
+        self.increment.put(number, self.copy(self.objects.resolve(ref)))
         return new
 
     def copy(self, obj: PdfObject | None) -> PdfObject:
@@ -385,10 +458,11 @@ def splice_pdf(
         }
         new_position = {new_pages[swap.new_start + i].idnum: i for i in range(swap.count)}
         replaced |= {old_pages[swap.old_start + i].idnum for i in range(swap.count)}
-        copier = _Copier(increment, page_map, {ref.idnum for ref in new_pages})
+        objects = _Objects(new)
+        copier = _Copier(increment, page_map, {ref.idnum for ref in new_pages}, objects)
         for i in range(swap.count):
             _copy_page(copier, new_pages[swap.new_start + i], old_pages[swap.old_start + i])
-        new_dests = _named_destinations(new)
+        new_dests = _named_destinations(new, objects)
         span = range(swap.old_start, swap.old_start + swap.count)
         before = {name for name, entry in index.items() if entry.page in span}
         after = {
@@ -406,11 +480,7 @@ def splice_pdf(
         for name in sorted(before):
             entry = index[name]
             source = new_dests[name]
-            value = copier.copy(
-                source.value.get_object()
-                if isinstance(source.value, IndirectObject)
-                else source.value
-            )
+            value = copier.copy(objects.resolve(source.value))
             if entry.obj:
                 increment.put(entry.obj, value)
             elif entry.leaf:
@@ -439,7 +509,7 @@ def splice_pdf(
 
 def _copy_page(copier: _Copier, source_ref: IndirectObject, target: IndirectObject) -> None:
     """Write the pass page ``source_ref`` over the thesis page ``target`` (same number)."""
-    source = source_ref.get_object()
+    source = copier.objects.resolve(source_ref)
     target_page = target.get_object()
     if (
         not isinstance(source, DictionaryObject)
