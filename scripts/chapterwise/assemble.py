@@ -42,6 +42,7 @@ import os
 import re
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
@@ -1537,26 +1538,30 @@ def _apply_splice(project: Project, state: State, plan: SplicePlan) -> State:
     pdf = _job_file(directory, THESIS_JOB, "pdf")
     spliced = directory / f"{THESIS_JOB}.spliced.pdf"
     index_file = directory / DEST_FILE
-    try:
-        index: DestIndex | None = splice_pdf(
-            pdf, plan.swaps, spliced, read_destinations(index_file, state.pdf_sha256)
-        )
-        base_size = state.base_size
-        if spliced.stat().st_size > 2 * base_size:
-            # Superseded objects make up half of the file: rewrite it (new object numbers).
-            compact_pdf(spliced, spliced)
-            index = None
-            base_size = spliced.stat().st_size
-    except Exception:
-        spliced.unlink(missing_ok=True)
-        raise
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        # The SyncTeX file is spliced beside the PDF: its (de)compression releases the GIL.
+        synctex_data = pool.submit(_spliced_synctex, pdf, plan.swaps)
+        try:
+            index: DestIndex | None = splice_pdf(
+                pdf, plan.swaps, spliced, read_destinations(index_file, state.pdf_sha256)
+            )
+            base_size = state.base_size
+            if spliced.stat().st_size > 2 * base_size:
+                # Superseded objects make up half of the file: rewrite it (new object numbers).
+                compact_pdf(spliced, spliced)
+                index = None
+                base_size = spliced.stat().st_size
+        except Exception:
+            spliced.unlink(missing_ok=True)
+            raise
+        synctex_gz = synctex_data.result()
     forget_state(root)
     for include, data in plan.chapter_aux.items():
         write_if_changed(directory / f"{include}.aux", data)
     for ext, data in plan.lists.items():
         write_if_changed(_job_file(directory, THESIS_JOB, ext), data)
     os.replace(spliced, pdf)
-    _splice_synctex(pdf, plan.swaps)
+    _write_synctex(pdf, synctex_gz)
     (directory / f"{THESIS_JOB}.fdb_latexmk").unlink(missing_ok=True)
     inputs = dict(state.inputs)
     owners = {k: list(v) for k, v in state.owners.items()}
@@ -1590,21 +1595,32 @@ def _apply_splice(project: Project, state: State, plan: SplicePlan) -> State:
     return new_state
 
 
-def _splice_synctex(pdf: Path, swaps: Sequence[PageSwap]) -> None:
-    """Splice the SyncTeX file beside ``pdf`` as its pages were; drop it if that cannot be done
-    (a stale SyncTeX file would send the editor to the wrong line)."""
+def _spliced_synctex(pdf: Path, swaps: Sequence[PageSwap]) -> bytes | None:
+    """The SyncTeX file beside ``pdf`` spliced as its pages are (compressed), or None if that
+    cannot be done."""
     from chapterwise import synctex
 
-    target = synctex.synctex_path(pdf)
     try:
         sources = {swap.pdf: synctex.read(synctex.synctex_path(swap.pdf)) for swap in swaps}
         moves = [
             synctex.SheetSwap(sources[s.pdf], s.old_start, s.new_start, s.count) for s in swaps
         ]
-        synctex.write(target, synctex.splice(synctex.read(target), moves))
+        return synctex.compress(synctex.splice(synctex.read(synctex.synctex_path(pdf)), moves))
     except (OSError, synctex.SyncTexError) as exc:
         log.info("synctex not spliced: %s", exc)
+        return None
+
+
+def _write_synctex(pdf: Path, data: bytes | None) -> None:
+    """Put the spliced SyncTeX file beside ``pdf``; without one, drop the old (a stale SyncTeX
+    file would send the editor to the wrong line)."""
+    from chapterwise.synctex import synctex_path
+
+    target = synctex_path(pdf)
+    if data is None:
         target.unlink(missing_ok=True)
+    else:
+        atomic_write_bytes(target, data)
 
 
 def _affected(state: State, changed: Sequence[str]) -> tuple[list[str], Fallback | None]:

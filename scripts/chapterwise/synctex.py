@@ -200,9 +200,14 @@ def read(path: Path) -> bytes:
         raise SyncTexError(f"{path.name}: {exc}") from exc
 
 
+def compress(data: bytes) -> bytes:
+    """``data`` as a ``.synctex.gz`` file holds it: gzip, reproducibly (no name, no time)."""
+    return gzip.compress(data, compresslevel=COMPRESSION, mtime=0)
+
+
 def write(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path``: gzip, atomically, reproducibly (no name, no time)."""
-    atomic_write_bytes(path, gzip.compress(data, compresslevel=COMPRESSION, mtime=0))
+    """Write ``data`` to ``path``, compressed, atomically."""
+    atomic_write_bytes(path, compress(data))
 
 
 def publish_pdf(source: Path, target: Path) -> None:
