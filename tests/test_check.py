@@ -67,6 +67,23 @@ def test_unused_generated_files_are_warnings_at_their_declaration(tmp_path: Path
     assert "'figures/orphan.pdf' is generated but no chapter uses it" in found[0].message
 
 
+def test_a_diagram_no_chapter_includes_is_a_warning_at_its_dot_file(tmp_path: Path) -> None:
+    write(
+        tmp_path, {"figures/flow.dot": "digraph { a -> b }\n", "figures/pipe.dot": "digraph {}\n"}
+    )
+    found = check_artifacts(
+        project(
+            tmp_path,
+            "\\chapter{A}\n\\includegraphics{figures/used}\n\\includegraphics{figures/orphan}\n"
+            "\\input{tables/stats}\n\\includegraphics{figures/flow}\n",
+        )
+    )
+    assert [(d.severity, d.code, d.path, d.line) for d in found] == [
+        (Severity.WARNING, "unused-artifact", "figures/pipe.dot", None)
+    ]
+    assert "'figures/pipe.pdf' is generated but no chapter uses it" in found[0].message
+
+
 def test_a_file_nothing_provides_is_an_error(tmp_path: Path) -> None:
     found = check_artifacts(
         project(

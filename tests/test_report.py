@@ -385,6 +385,32 @@ def test_provenance_names_notebook_inputs_and_chapters(tmp_path: Path) -> None:
     assert entries["tables/setup.tex"]["chapters"] == []
 
 
+def test_provenance_names_the_dot_file_of_a_diagram(tmp_path: Path) -> None:
+    from chapterwise.report import build_provenance
+
+    write_project(tmp_path)
+    (tmp_path / "figures/flow.dot").write_text("digraph { a -> b }\n")
+    results = tmp_path / "chapters/results.tex"
+    results.write_text(results.read_text() + "\\includegraphics{figures/flow}\n")
+    project = load_project(tmp_path, parse_config({}, root=tmp_path))
+    digests = {"figures/flow.dot": "d", "figures/flow.pdf": "p"}
+    entries = {e["path"]: e for e in build_provenance(project, digests.get)["artifacts"]}
+    assert entries["figures/flow.pdf"] == {
+        "path": "figures/flow.pdf",
+        "kind": "diagram",
+        "sha256": "p",
+        "rendered_from": "figures/flow.dot",
+        "notebook": None,
+        "notebook_sha256": None,
+        "inputs": {"figures/flow.dot": "d"},
+        "chapters": ["results"],
+        "preamble": False,
+    }
+    assert [e["path"] for e in build_provenance(project, digests.get)["artifacts"]] == sorted(
+        entries
+    )
+
+
 @given(st.text(max_size=400))
 def test_parsers_tolerate_any_text(text: str) -> None:
     parse_snakemake_log(text, name=text[:40])

@@ -65,6 +65,7 @@ def check_artifacts(project: Project) -> list[Diagnostic]:
     generated = {
         **{output: project.producers[output] for output in project.producers},
         **{path: "" for path in project.rendered_tables()},
+        **{pdf: "" for pdf in project.diagrams},
     }
     for output in sorted(generated):
         if output in used or not output.startswith(("figures/", f"{TABLES_DIR}/")):
@@ -72,6 +73,8 @@ def check_artifacts(project: Project) -> list[Diagnostic]:
         notebook = project.notebook(generated[output]) if generated[output] else None
         if notebook is not None:
             path, line = notebook.path, notebook.front.lines.get(output, 1)
+        elif output in project.diagrams:
+            path, line = project.diagrams[output], None  # the .dot it is drawn from
         else:
             path, line = output, None
         found.append(
@@ -94,12 +97,9 @@ def check_missing_files(root: Path, main: str, generated: Iterable[str] = ()) ->
     What LaTeX would find (``\\graphicspath``, pdfTeX's extension search) is decided by the
     same resolver the project inventory uses, so both report the same files.
     """
-    from chapterwise.project import _collect, _Resolver
+    from chapterwise.project import find_missing
 
-    missing: list[Diagnostic] = []
-    resolver = _Resolver(root, generated)
-    _collect(main, resolver, files={}, missing=missing, visited=set(), skip_includes=False)
-    return missing
+    return find_missing(root, main, generated)
 
 
 def check_logs(logs: Sequence[Path], *, root: Path) -> list[Diagnostic]:

@@ -389,6 +389,16 @@ def _collect(
     return includes
 
 
+def find_missing(root: Path, main: str, generated: Iterable[str] = ()) -> list[Diagnostic]:
+    """What ``main`` and every file it inputs reference that neither exists nor is
+    ``generated``, resolved as LaTeX would (``\\graphicspath``, extension search)."""
+    missing: list[Diagnostic] = []
+    resolver = _Resolver(root, generated)
+    _collect(main, resolver, files={}, missing=missing, visited=set(), skip_includes=False)
+    cache_for(root).save()
+    return missing
+
+
 def load_project(root: Path, config: Config) -> Project:
     """Build the inventory: raises ChapterwiseError for declarations that cannot work."""
     if not (root / config.thesis).is_file():

@@ -489,6 +489,21 @@ def build_provenance(project: Project, digest: Callable[[str], str | None]) -> d
                 "preamble": any(p in preamble for p in where),
             }
         )
+    for path, dot in project.diagrams.items():
+        entries.append(
+            {
+                "path": path,
+                "kind": "diagram",
+                "sha256": digest(path),
+                "rendered_from": dot,
+                "notebook": None,
+                "notebook_sha256": None,
+                "inputs": {dot: digest(dot)},
+                "chapters": [c.name for c in project.chapters if c.name in used_by.get(path, [])],
+                "preamble": path in preamble,
+            }
+        )
+    entries.sort(key=lambda entry: str(entry["path"]))
     return {"version": REPORT_VERSION, "main": project.main, "artifacts": entries}
 
 
