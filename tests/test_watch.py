@@ -225,7 +225,7 @@ def test_affected_union_keeps_thesis_order(project: Project) -> None:
 
 
 def test_watch_dirs_are_the_source_folders(project: Project, project_dir: Path) -> None:
-    (project_dir / "build").mkdir()
+    (project_dir / "build").mkdir(exist_ok=True)
     dirs = watch_dirs(project_dir, project)
     assert {"chapters", "notebooks", "bib", "data", "tables", "figures", "preamble"} <= set(dirs)
     assert "build" not in dirs
