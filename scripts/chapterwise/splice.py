@@ -53,7 +53,7 @@ class SpliceError(Exception):
     """The PDF cannot be spliced (a structure this module does not handle)."""
 
 
-def _page_refs(reader: PdfReader) -> list[IndirectObject]:
+def _page_refs(reader: PdfReader, objects: _Objects | None = None) -> list[IndirectObject]:
     """The page objects' references in order, without parsing the pages themselves.
 
     A /Pages node whose /Count equals its number of kids is taken to have only pages as kids;
@@ -61,6 +61,7 @@ def _page_refs(reader: PdfReader) -> list[IndirectObject]:
     the whole splice of a chapter.) A one-page /Pages kid would be listed in its page's place:
     callers check that the pages they touch are /Page objects, and refuse otherwise.
     """
+    resolve = objects.resolve if objects is not None else _resolve
     root = _dictionary(reader.trailer.raw_get("/Root"), "the catalog")
     top = root.raw_get("/Pages")
     refs: list[IndirectObject] = []
@@ -69,14 +70,14 @@ def _page_refs(reader: PdfReader) -> list[IndirectObject]:
         raw = stack.pop()
         if not isinstance(raw, IndirectObject):
             raise SpliceError("a page tree node is not an indirect object")
-        node = raw.get_object()
+        node = resolve(raw)
         if not isinstance(node, DictionaryObject):
             raise SpliceError("a page tree node is not a dictionary")
         if node.get("/Type") == "/Page":
             refs.append(raw)
             continue
         kids = node.raw_get("/Kids")
-        kids = kids.get_object() if isinstance(kids, IndirectObject) else kids
+        kids = resolve(kids)
         if not isinstance(kids, ArrayObject):
             raise SpliceError("a page tree node has no /Kids")
         if node.get("/Count") == len(kids) and all(isinstance(k, IndirectObject) for k in kids):
@@ -85,7 +86,8 @@ def _page_refs(reader: PdfReader) -> list[IndirectObject]:
             stack.extend(reversed(kids))
         if len(refs) > 1_000_000:
             raise SpliceError("the page tree is too large")
-    if _dictionary(top, "the page tree").get("/Count") != len(refs):
+    top_node = resolve(top)
+    if not isinstance(top_node, DictionaryObject) or top_node.get("/Count") != len(refs):
         raise SpliceError("the page tree's /Count does not match its pages")
     return refs
 
@@ -430,7 +432,10 @@ def splice_pdf(
     page outside its range.
     """
     base = old_path.read_bytes()
-    old = PdfReader(BytesIO(base))
+    # strict: pypdf would otherwise check every cross-reference entry of the thesis (a parse
+    # of each object's header), and would repair what it finds wrong; a PDF that needs repair
+    # is not spliced (SpliceError, then a full build).
+    old = PdfReader(BytesIO(base), strict=True)
     old_pages = _page_refs(old)
     if any(ref.generation != 0 for ref in old_pages):
         raise SpliceError("page objects with a generation number")
@@ -444,8 +449,9 @@ def splice_pdf(
     replaced: set[int] = set()
     leaves: dict[int, DictionaryObject] = {}
     for swap in swaps:
-        new = PdfReader(swap.pdf)
-        new_pages = _page_refs(new)
+        new = PdfReader(swap.pdf, strict=True)
+        objects = _Objects(new)
+        new_pages = _page_refs(new, objects)
         if swap.new_start + swap.count > len(new_pages) or swap.old_start + swap.count > len(
             old_pages
         ):
@@ -458,7 +464,6 @@ def splice_pdf(
         }
         new_position = {new_pages[swap.new_start + i].idnum: i for i in range(swap.count)}
         replaced |= {old_pages[swap.old_start + i].idnum for i in range(swap.count)}
-        objects = _Objects(new)
         copier = _Copier(increment, page_map, {ref.idnum for ref in new_pages}, objects)
         for i in range(swap.count):
             _copy_page(copier, new_pages[swap.new_start + i], old_pages[swap.old_start + i])
