@@ -105,11 +105,15 @@ class _Facts:
         return ("action", kind)
 
 
-def _pdftotext(path: Path) -> tuple[str, ...]:
-    text = subprocess.run(
+def pdf_text(path: Path) -> str:
+    """The text of every page (``pdftotext -layout``), pages separated by form feeds."""
+    return subprocess.run(
         ["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True
     ).stdout
-    pages = text.split("\f")
+
+
+def _pdftotext(path: Path) -> tuple[str, ...]:
+    pages = pdf_text(path).split("\f")
     if pages and not pages[-1].strip():
         pages = pages[:-1]
     return tuple(pages)

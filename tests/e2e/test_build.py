@@ -8,12 +8,7 @@ from pathlib import Path
 from pypdf import PdfReader
 
 from tests.e2e.conftest import build, planned_jobs, snakemake
-
-
-def pdf_text(path: Path) -> str:
-    return subprocess.run(
-        ["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True
-    ).stdout
+from tests.pdforacle import pdf_text
 
 
 def test_full_build_produces_thesis_and_chapter_previews(built_mini: Path) -> None:

@@ -11,6 +11,7 @@ import pytest
 from pypdf import PdfReader
 
 from tests.e2e.conftest import REPO, build, planned_jobs, snakemake
+from tests.pdforacle import pdf_text
 
 pytestmark = pytest.mark.slow
 
@@ -43,12 +44,6 @@ def example(tmp_path_factory: pytest.TempPathFactory) -> Path:
     result = snakemake(target, "thesis.pdf", "--forcerun", "compile_chapter")
     assert result.returncode == 0, result.stderr[-4000:]
     return target
-
-
-def pdf_text(path: Path) -> str:
-    return subprocess.run(
-        ["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True
-    ).stdout
 
 
 def declared_outputs(root: Path) -> dict[str, list[str]]:
