@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -55,6 +56,36 @@ def test_chapter_command_includes_only_that_chapter(tmp_path: Path) -> None:
     command = latexmk_command(make_job(tmp_path, "chapters/two", "two"))
     assert f"-usepretex=\\includeonly{{chapters/two}}\\input{{{HOOK_FILE}}}" in command
     assert "-outdir=build/chapters/two" in command and "-jobname=two" in command
+
+
+def test_chapter_job_also_typesets_the_chapters_it_carries(tmp_path: Path) -> None:
+    job = replace(make_job(tmp_path, "chapters/two", "two"), also_include=("chapters/one",))
+    assert job.typeset == ("chapters/one", "chapters/two")
+    expected = f"\\includeonly{{chapters/one,chapters/two}}\\input{{{HOOK_FILE}}}"
+    assert f"-usepretex={expected}" in latexmk_command(job)
+    assert render_driver(job, Format(tmp_path, "pre")).splitlines()[1] == f"{expected}%"
+    assert make_job(tmp_path).typeset == (), "the whole thesis is no \\includeonly job"
+
+
+def test_a_carried_chapter_gives_its_definitions_and_keeps_its_aux(tmp_path: Path) -> None:
+    write_project(tmp_path, "\\chapter{Two}\\label{two}\nThe \\animal{} of \\ref{one}.\n")
+    one = tmp_path / "chapters" / "one.tex"
+    one.write_text("\\newcommand{\\animal}{hare}\n" + one.read_text())
+    includes = ["chapters/one", "chapters/two"]
+    thesis = run_latex(make_job(tmp_path), includes=includes, log_path=tmp_path / "t.log")
+    alone = make_job(tmp_path, "chapters/two", "two")
+    with pytest.raises(ChapterwiseError, match="Undefined control sequence"):
+        run_latex(alone, includes=includes, log_path=tmp_path / "a.log")
+    job = replace(alone, also_include=("chapters/one",))
+    seed_from_thesis(job, thesis.pdf.parent, includes)
+    (job.directory / "chapters" / "one.aux").write_text("stale")
+    assert seed_from_thesis(job, thesis.pdf.parent, includes) == 0, "its own .aux is the job's"
+    (job.directory / "chapters" / "one.aux").unlink()
+    result = run_latex(job, includes=includes, log_path=tmp_path / "two.log")
+    text = subprocess.run(
+        ["pdftotext", str(result.pdf), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    assert "The hare of 1." in text and "See 2." in text
 
 
 def test_one_pass_command_matches_what_latexmk_runs(tmp_path: Path) -> None:
@@ -198,7 +229,7 @@ def test_passes_run_until_the_watched_file_is_stable(tmp_path: Path) -> None:
         job,
         includes=["chapters/one", "chapters/two"],
         log_path=tmp_path / "passes.log",
-        watched=job.directory / "chapters" / "two.aux",
+        watched=[job.directory / "chapters" / "two.aux"],
         prepare=prepared.append,
     )
     assert (result.decision, result.passes, prepared) == (RerunDecision.DONE, 2, [1, 2])
@@ -217,7 +248,7 @@ def test_a_failing_pass_reports_the_chapter_line(tmp_path: Path) -> None:
             job,
             includes=["chapters/one", "chapters/two"],
             log_path=tmp_path / "passes.log",
-            watched=job.directory / "chapters" / "two.aux",
+            watched=[job.directory / "chapters" / "two.aux"],
             prepare=lambda number: None,
         )
     first = caught.value.diagnostics[0]

@@ -122,6 +122,18 @@ def test_rule_inputs(root: Path) -> None:
     assert project.chapter_pdfs() == ["build/chapters/intro.pdf", "build/chapters/results.pdf"]
 
 
+def test_a_chapter_using_an_earlier_chapters_macro_carries_that_chapter(root: Path) -> None:
+    assert "carried" not in load(root).chapter_inputs("results")
+    write(root, {"sections/motivation.tex": "\\newcommand{\\culture}{yeast}\nWhy.\n"})
+    assert "carried" not in load(root).chapter_inputs("results"), "not used"
+    results = root / "chapters" / "results.tex"
+    results.write_text(results.read_text() + "More \\culture.\n")
+    project = load(root)
+    assert project.carried == {"intro": (), "results": ("intro",)}
+    assert project.left["intro"].named == {"\\culture": "sections/motivation.tex"}
+    assert project.chapter_inputs("results")["carried"] == list(project.chapter_deps["intro"].files)
+
+
 def test_missing_figure_is_reported_at_its_line_and_column(root: Path) -> None:
     (root / "chapters" / "intro.tex").write_text("\\chapter{Intro}\n  \\includegraphics{nowhere}\n")
     project = load(root)

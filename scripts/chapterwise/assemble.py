@@ -41,12 +41,13 @@ import logging
 import os
 import re
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
+from chapterwise.chapterstate import TEX_SOURCE_SUFFIXES, uses
 from chapterwise.diagnostics import Diagnostic, Severity
 from chapterwise.fls import FileKind, parse_fls, project_inputs
 from chapterwise.fsutil import atomic_write_bytes, copy_atomic, write_if_changed
@@ -115,16 +116,6 @@ REF_COMMANDS = (
         )
     )
 )
-# Definitions that later chapters can only feel by using the name they define (a \\newcommand
-# cannot redefine anything): state a chapter leaves behind of any other kind (\\setlength,
-# \\renewcommand, \\def, \\pagestyle, ...) may change how every later page is typeset.
-NAMED_DEFINITIONS = frozenset(
-    (
-        *("newcommand", "providecommand", "newenvironment", "DeclareMathOperator", "newtheorem"),
-        *("newcounter", "newlength", "newif", "newsavebox", "newtoks", "newcount", "newdimen"),
-        *("newskip", "newbox"),
-    )
-)
 # aux lines that differ between a pass and a full build of the same sources by design: the
 # total page count, and biblatex's note that the .bbl was made for other citations (the pass
 # cites only its own chapter; the .bbl is the thesis').
@@ -146,8 +137,6 @@ _HYPERREF_LABEL = re.compile(r"\\hyperref\s*\[([^\]\\#]*)\]")
 # a project macro): it may print any label's number or page.
 _REF_LIKE = re.compile(r"\\([A-Za-z]*(?:ref|Ref))(?![A-Za-z@])")
 _NOT_LABEL_REFS = frozenset(("href", "hyperref"))
-# The project files whose text can reference labels (a chapter, an \input file, a package).
-TEX_SOURCE_SUFFIXES = (".tex", ".sty", ".cls", ".def", ".cfg", ".ltx")
 _QUOTED_KEY = re.compile(r"'(.*)'")
 
 
@@ -261,6 +250,7 @@ class PassRecord:
     inputs: dict[str, str]  # every project file the pass read -> sha256
     reads: list[str]  # the project files read inside the chapter
     undefined: list[str]  # labels the pass referenced but nothing defined
+    carried: list[str] = field(default_factory=list)  # earlier chapters typeset for their state
 
 
 @dataclass(frozen=True, slots=True)
@@ -999,6 +989,21 @@ def _seed_pass(
                 target.unlink(missing_ok=True)
 
 
+def chapter_job(project: Project, name: str) -> LatexJob:
+    """The LaTeX job of chapter ``name``: it, after the earlier chapters it needs state from."""
+    chapter = project.chapter(name)
+    by_name = {c.name: c for c in project.chapters}
+    return LatexJob(
+        project.root,
+        project.main,
+        name,
+        f"{BUILD_DIR}/chapters/{name}",
+        chapter.include,
+        project.config.source_date_epoch,
+        tuple(by_name[other].include for other in project.carried.get(name, ())),
+    )
+
+
 def run_chapter_pass(project: Project, name: str, state: State, *, log_path: Path) -> CompileResult:
     """Typeset chapter ``name`` in a copy of the thesis state, for its preview and the splice.
 
@@ -1012,19 +1017,14 @@ def run_chapter_pass(project: Project, name: str, state: State, *, log_path: Pat
     chapter = project.chapter(name)
     includes = [c.include for c in project.chapters]
     directory = _pass_dir(root, name)
-    job = LatexJob(
-        root,
-        project.main,
-        name,
-        f"{BUILD_DIR}/chapters/{name}",
-        chapter.include,
-        project.config.source_date_epoch,
-    )
+    job = chapter_job(project, name)
+    carried = list(job.also_include)
     record = read_pass(directory)
     if (
         record is not None
         and record.state_id == state.state_id
         and record.include == chapter.include
+        and record.carried == carried
         and job.pdf.is_file()
         and _current(record.inputs, root)
     ):
@@ -1040,11 +1040,12 @@ def run_chapter_pass(project: Project, name: str, state: State, *, log_path: Pat
     preamble = ensure_format(
         root, project.main, source_date_epoch=job.source_date_epoch, log_path=log_path
     )
+    watched = [directory / f"{include}.aux" for include in job.typeset]
     result = run_passes(
         job,
         includes=includes,
         log_path=log_path,
-        watched=directory / f"{chapter.include}.aux",
+        watched=watched,
         prepare=lambda number: _seed_pass(state_dir, job, includes, number),
         fmt=preamble.fmt,
     )
@@ -1073,7 +1074,7 @@ def run_chapter_pass(project: Project, name: str, state: State, *, log_path: Pat
             job,
             includes=includes,
             log_path=log_path,
-            watched=directory / f"{chapter.include}.aux",
+            watched=watched,
             prepare=lambda number: None,
             fmt=result.fmt,
         )
@@ -1085,11 +1086,11 @@ def run_chapter_pass(project: Project, name: str, state: State, *, log_path: Pat
         _read_text(_job_file(directory, name, "fls")),
         root=root,
         includes=includes,
-        order=[chapter.include],
+        order=job.typeset,
         jobname=name,
     )
-    others = {f"{c.include}.tex" for c in project.chapters if c.name != name}
-    files = (reads.main | reads.chapters.get(chapter.include, frozenset())) - others
+    others = {f"{c.include}.tex" for c in project.chapters if c.include not in job.typeset}
+    files = set(reads.main).union(*(reads.chapters.get(i, ()) for i in job.typeset)) - others
     inputs = {path: before.get(path) or file_digest(root / path) or "missing" for path in files}
     if result.fmt is not None:  # what the preamble read is in the format, not the pass's .fls
         inputs.update(preamble.project)
@@ -1107,6 +1108,7 @@ def run_chapter_pass(project: Project, name: str, state: State, *, log_path: Pat
                     inputs=inputs,
                     reads=sorted(reads.chapters.get(chapter.include, frozenset())),
                     undefined=undefined,
+                    carried=carried,
                 )
             ),
             indent=1,
@@ -1281,78 +1283,40 @@ def check_chapter(
     return changes
 
 
-@dataclass(frozen=True, slots=True)
-class LeftState:
-    """What one chapter's sources leave defined or assigned for the chapters after it."""
-
-    texts: Mapping[str, str]  # the chapter's TeX files (path -> text)
-    named: Mapping[str, str]  # name a definition makes ("\\foo", "theorem") -> its file
-    unnamed: tuple[tuple[str, int, str], ...]  # (file, line, command) of any other state
-
-
-def read_left_state(project: Project, name: str) -> LeftState:
-    """The top-level definitions and assignments of chapter ``name`` and the files it inputs.
-
-    A rendered macro file (``tables/<values>.tex``) counts by its ``\\newcommand`` names
-    only: its guard's ``\\def`` is chapterwise's own and makes a second input a no-op.
-    """
-    chapter = project.chapter(name)
-    macro_files = {f"tables/{values}.tex" for values in project.values}
-    texts: dict[str, str] = {}
-    named: dict[str, str] = {}
-    unnamed: list[tuple[str, int, str]] = []
-    for path in dict.fromkeys([chapter.path, *project.chapter_deps[name].files]):
-        if not path.endswith(TEX_SOURCE_SUFFIXES):
-            continue
-        texts[path] = text = _read_text(project.root / path)
-        for command in cache_for(project.root).scan("scan_global_state", text):
-            if path in macro_files and command.name != "newcommand":
-                continue
-            target = command.targets[0] if command.targets else ""
-            if command.name in NAMED_DEFINITIONS and target and "#" not in target:
-                named.setdefault(target, path)
-            else:
-                unnamed.append((path, command.line, command.name))
-    return LeftState(texts, named, tuple(unnamed))
-
-
 def _cached(scanner: str, project: Project) -> Callable[[str], tuple[TexCommand, ...]]:
     """``texscan.<scanner>``, answered from the project's scan cache."""
     return functools.partial(cache_for(project.root).scan, scanner)
 
 
-def _uses(texts: Mapping[str, str], name: str) -> bool:
-    """Whether any of ``texts`` mentions a defined name (a control word, or an environment or
-    counter name in braces)."""
-    if name.startswith("\\"):
-        pattern = re.escape(name) + r"(?![A-Za-z@])"
-    else:
-        pattern = r"\{" + re.escape(name) + r"\}|\\the" + re.escape(name) + r"(?![A-Za-z@])"
-    return any(re.search(pattern, text) for text in texts.values())
-
-
 def check_left_state(
-    project: Project, include: str, spliced: Iterable[str], changed: Iterable[str]
+    project: Project,
+    include: str,
+    carried: Collection[str],
+    spliced: Iterable[str],
+    changed: Iterable[str],
 ) -> Fallback | None:
     """Whether state that chapters leave behind (``\\include`` opens no group) allows splicing
-    chapter ``include``: the pass cannot see what earlier chapters defined, and what this
-    chapter defines may be used by later ones that are not retypeset."""
+    chapter ``include``, whose pass also typeset the earlier chapters ``carried`` (includes):
+    the pass cannot see what other earlier chapters defined, and what this chapter defines
+    may be used by later ones that are not retypeset."""
     names = [c.name for c in project.chapters]
     includes = [c.include for c in project.chapters]
     index = includes.index(include)
-    left = {n: read_left_state(project, n) for n in names}
+    left = project.left
     own = left[names[index]]
     hint = "define it in the preamble"
-    for before in names[:index]:
+    for before, before_include in zip(names[:index], includes[:index], strict=True):
+        if before_include in carried:
+            continue
         if left[before].unnamed:
             path, line, command = left[before].unnamed[0]
             return Fallback(
                 "chapter-state",
-                f"{path}:{line}: \\{command} outlives {includes[names.index(before)]}, and a "
+                f"{path}:{line}: \\{command} outlives {before_include}, and a "
                 f"pass of {include} cannot see it; {hint}",
             )
         for name, path in left[before].named.items():
-            if path not in own.texts and _uses(own.texts, name):
+            if path not in own.texts and uses(own.texts, name):
                 return Fallback(
                     "chapter-state",
                     f"{include} uses {name}, which {path} defines in an earlier chapter; {hint}",
@@ -1371,7 +1335,7 @@ def check_left_state(
             continue
         for later, later_include in zip(names[index + 1 :], includes[index + 1 :], strict=True):
             texts = left[later].texts
-            if later_include not in retypeset and path not in texts and _uses(texts, name):
+            if later_include not in retypeset and path not in texts and uses(texts, name):
                 return Fallback(
                     "chapter-state",
                     f"{later_include} uses {name}, defined in {path}, which changed; {hint}",
@@ -1437,7 +1401,7 @@ def plan_splice(
     list_owner: str | None = None
     undefined = set(state.undefined)
     for view in views:
-        left = check_left_state(project, view.include, changed, changed_files)
+        left = check_left_state(project, view.include, view.record.carried, changed, changed_files)
         if left is not None:
             return left
         others = {k for v in views if v is not view for k in v.record.undefined}

@@ -98,7 +98,6 @@ def _compile(args: argparse.Namespace, chapter_name: str | None) -> Sequence[Dia
     from chapterwise.fls import check_undeclared, read_fls
     from chapterwise.latex import (
         THESIS_JOB,
-        LatexJob,
         hook_inputs,
         run_latex,
         seed_chapter_numbers,
@@ -109,7 +108,7 @@ def _compile(args: argparse.Namespace, chapter_name: str | None) -> Sequence[Dia
 
     if chapter_name is None:
         return _assemble(args, "full")
-    from chapterwise.assemble import read_state, run_chapter_pass
+    from chapterwise.assemble import chapter_job, read_state, run_chapter_pass
 
     root = _root(args)
     config = read_config(root)
@@ -118,18 +117,10 @@ def _compile(args: argparse.Namespace, chapter_name: str | None) -> Sequence[Dia
     if missing:
         raise ChapterwiseError(missing)
     includes = [chapter.include for chapter in project.chapters]
-    chapter = project.chapter(chapter_name)
-    job = LatexJob(
-        root,
-        config.thesis,
-        chapter.name,
-        f"{BUILD_DIR}/chapters/{chapter.name}",
-        chapter.include,
-        config.source_date_epoch,
-    )
+    job = chapter_job(project, chapter_name)
     # \include of an excluded chapter only probes its source for existence (the .fls
     # lists it), so the other chapters' own files count as declared.
-    declared = [f for files in project.chapter_inputs(chapter.name).values() for f in files]
+    declared = [f for files in project.chapter_inputs(chapter_name).values() for f in files]
     declared += [other.path for other in project.chapters] + hook_inputs(root)
     log_path = _log_path(args, f"build/logs/{job.jobname}.log")
     log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -137,7 +128,7 @@ def _compile(args: argparse.Namespace, chapter_name: str | None) -> Sequence[Dia
     state = read_state(root)
     if state is not None:
         # After a thesis build: one pass in a copy of its state, which the thesis can splice.
-        result = run_chapter_pass(project, chapter.name, state, log_path=log_path)
+        result = run_chapter_pass(project, chapter_name, state, log_path=log_path)
     else:
         thesis_dir = root / BUILD_DIR / "thesis"
         seed_from_thesis(job, thesis_dir, includes)

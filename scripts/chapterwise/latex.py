@@ -16,7 +16,7 @@ import enum
 import hashlib
 import logging
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path, PurePosixPath
@@ -68,8 +68,16 @@ class LatexJob:
     main: str
     jobname: str
     outdir: str
-    include_only: str | None = None
+    include_only: str | None = None  # the chapter a chapter job typesets (\includeonly)
     source_date_epoch: int = 0
+    # Earlier chapters the job typesets too, for the definitions they leave behind
+    # (chapterwise.chapterstate).
+    also_include: tuple[str, ...] = ()
+
+    @property
+    def typeset(self) -> tuple[str, ...]:
+        """The chapters (includes) this job typesets; () for the whole thesis."""
+        return () if self.include_only is None else (*self.also_include, self.include_only)
 
     @property
     def directory(self) -> Path:
@@ -115,8 +123,8 @@ def hook_inputs(root: Path) -> list[str]:
 def pretex(job: LatexJob) -> str:
     """TeX code run before the main file: \\includeonly for a chapter job, then the hooks."""
     code = f"\\input{{{HOOK_FILE}}}"
-    if job.include_only is not None:
-        code = f"\\includeonly{{{job.include_only}}}{code}"
+    if job.typeset:
+        code = f"\\includeonly{{{','.join(job.typeset)}}}{code}"
     return code
 
 
@@ -166,7 +174,7 @@ def render_driver(job: LatexJob, fmt: Format) -> str:
     \\begin{document} line on. biblatex keeps its list of .bib files under the \\jobname of
     the format's build; the pass's \\jobname gets the same list.
     """
-    include = "" if job.include_only is None else f"\\includeonly{{{job.include_only}}}"
+    include = f"\\includeonly{{{','.join(job.typeset)}}}" if job.typeset else ""
     bibfiles = "blx@list@bibfiles@"
     return (
         "\\csname endofdump\\endcsname\n"
@@ -227,7 +235,7 @@ def seed_from_thesis(job: LatexJob, thesis_dir: Path, includes: list[str]) -> in
         target = job.directory / f"{include}.aux"
         if not source.is_file():
             continue
-        if include == job.include_only:
+        if include in job.typeset:
             if not target.exists():
                 copy_atomic(source, target)
                 copied += 1
@@ -246,7 +254,7 @@ def seed_chapter_numbers(job: LatexJob, counters: Mapping[str, int]) -> int:
     """
     written = 0
     for include, counter in counters.items():
-        if include == job.include_only:
+        if include in job.typeset:
             continue
         target = job.directory / f"{include}.aux"
         checkpoint = f"\\setcounter{{chapter}}{{{counter}}}"
@@ -287,8 +295,15 @@ def _failure(
 
 
 def run_latex(job: LatexJob, *, includes: list[str], log_path: Path) -> CompileResult:
-    """Typeset ``job``; raise ChapterwiseError with file:line diagnostics when it fails."""
+    """Typeset ``job``; raise ChapterwiseError with file:line diagnostics when it fails.
+
+    latexmk's database does not record the command, so when the TeX code run first changes
+    (the chapters a chapter job typesets), the database is dropped and latexmk runs again.
+    """
     prepare_directories(job, includes)
+    stamp = job.directory / f"{job.jobname}.pretex"
+    if write_if_changed(stamp, pretex(job).encode()):
+        (job.directory / f"{job.jobname}.fdb_latexmk").unlink(missing_ok=True)
     result = run_tool(
         latexmk_command(job), cwd=job.root, log=log_path, env=latex_environment(job, os.environ)
     )
@@ -323,11 +338,11 @@ def run_passes(
     *,
     includes: list[str],
     log_path: Path,
-    watched: Path,
+    watched: Sequence[Path],
     prepare: Callable[[int], None],
     fmt: Format | None = None,
 ) -> PassesResult:
-    """pdflatex passes of ``job`` until ``watched`` (a file it reads and writes) is stable.
+    """pdflatex passes of ``job`` until ``watched`` (files it reads and writes) are stable.
 
     ``prepare(n)`` lays out the files pass ``n`` reads (n = 1, 2, ...). Stops at
     MAX_TEX_PASSES with decision RERUN ("needs another pass") rather than failing. Raises
@@ -361,7 +376,7 @@ def _passes(
     job: LatexJob,
     *,
     log_path: Path,
-    watched: Path,
+    watched: Sequence[Path],
     prepare: Callable[[int], None],
     fmt: Format | None,
 ) -> PassesResult:
@@ -373,20 +388,20 @@ def _passes(
     while passes < MAX_TEX_PASSES and decision is RerunDecision.RERUN:
         passes += 1
         prepare(passes)
-        before = file_digest(watched)
+        before = [file_digest(path) for path in watched]
         job.pdf.unlink(missing_ok=True)
         result = run_tool(command, cwd=job.root, log=log_path, env=env)
         diagnostics = read_tex_log(job.log_file, root=job.root)
         if not result.ok:
             raise _failure(job, result, diagnostics)
-        after = file_digest(watched)
+        after = [file_digest(path) for path in watched]
+        changed = [(p, b, a) for p, b, a in zip(watched, before, after, strict=True) if b != a]
         if not job.pdf.is_file():
             decision = RerunDecision.NO_PAGES
-        elif after != before:
+        elif changed:
             decision = RerunDecision.RERUN
-            _log_line(
-                log_path, f"rerun: {watched.name} sha256 {str(before)[:8]} -> {str(after)[:8]}"
-            )
+            path, old, new = changed[0]
+            _log_line(log_path, f"rerun: {path.name} sha256 {str(old)[:8]} -> {str(new)[:8]}")
         else:
             decision = RerunDecision.DONE
     if decision is RerunDecision.NO_PAGES:

@@ -7,11 +7,13 @@ the pre-flight checks never disagree about what a chapter needs.
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from chapterwise.chapterstate import TEX_SOURCE_SUFFIXES, LeftState, carried_chapters, left_state
 from chapterwise.config import Config
 from chapterwise.diagnostics import ChapterwiseError, Diagnostic, error
 from chapterwise.frontmatter import (
@@ -78,6 +80,10 @@ class Project:
     preamble: Dependencies  # everything the main file reads outside its \include'd chapters
     chapter_deps: Mapping[str, Dependencies] = field(default_factory=dict)
     diagrams: Mapping[str, str] = field(default_factory=dict)  # figures/x.pdf -> figures/x.dot
+    # What each chapter leaves defined for the next, and the earlier chapters (names) each
+    # chapter's own job typesets with it for that state (chapterwise.chapterstate).
+    left: Mapping[str, LeftState] = field(default_factory=dict)
+    carried: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def main(self) -> str:
@@ -108,11 +114,15 @@ class Project:
 
     def chapter_inputs(self, name: str) -> dict[str, list[str]]:
         """Inputs of the compile_chapter job, for Snakemake's unpack()."""
-        return {
+        inputs = {
             "main": [self.main],
             "preamble": list(self.preamble.files),
             "sources": list(self.chapter_deps[name].files),
         }
+        carried = [f for c in self.carried.get(name, ()) for f in self.chapter_deps[c].files]
+        if carried:  # typeset with the chapter for what they define (chapterwise.chapterstate)
+            inputs["carried"] = list(dict.fromkeys(carried))
+        return inputs
 
     def thesis_inputs(self) -> list[str]:
         """Every source and generated file the whole thesis reads."""
@@ -504,6 +514,11 @@ def load_project(root: Path, config: Config) -> Project:
             )
             chapters.append(Chapter(name, path, target, command.line))
             chapter_deps[name] = Dependencies(tuple(chapter_files), tuple(chapter_missing))
+    macro_files = {f"{TABLES_DIR}/{name}.tex" for name in values}
+    left = {
+        name: left_state(_tex_texts(root, deps.files), _scan_state(root), macro_files)
+        for name, deps in chapter_deps.items()
+    }
     cache_for(root).save()
     if problems:
         raise ChapterwiseError(problems)
@@ -518,7 +533,25 @@ def load_project(root: Path, config: Config) -> Project:
         preamble=preamble,
         chapter_deps=chapter_deps,
         diagrams=diagrams,
+        left=left,
+        carried=carried_chapters([c.name for c in chapters], left),
     )
+
+
+def _tex_texts(root: Path, files: Iterable[str]) -> dict[str, str]:
+    """The text of each TeX source among ``files`` ("" for one not generated yet)."""
+    texts: dict[str, str] = {}
+    for path in files:
+        if path.endswith(TEX_SOURCE_SUFFIXES):
+            try:
+                texts[path] = (root / path).read_text(encoding="utf-8", errors="replace")
+            except OSError:
+                texts[path] = ""
+    return texts
+
+
+def _scan_state(root: Path) -> Callable[[str], tuple[TexCommand, ...]]:
+    return functools.partial(cache_for(root).scan, "scan_global_state")
 
 
 def wildcard_pattern(names: Iterable[str]) -> str:
